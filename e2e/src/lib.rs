@@ -1,0 +1,1 @@
+//! Test and tooling support for running real sqsraft clusters on loopback.

@@ -1,0 +1,12 @@
+//! sqsraft-server: an Amazon SQS-compatible queue service replicated with openraft and
+//! stored in RocksDB.
+//!
+//! Without the default `node` feature only [`admin_types`] is compiled, so the operator can
+//! share the admin API's JSON types without linking the server.
+
+pub mod admin_types;
+
+#[cfg(feature = "node")]
+pub mod auth;
+#[cfg(feature = "node")]
+pub mod error;
