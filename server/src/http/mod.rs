@@ -1,0 +1,3 @@
+//! HTTP plumbing: the public SQS port, the internal port and the internal client.
+
+pub mod client;

@@ -1,0 +1,195 @@
+//! The Raft log on RocksDB.
+//!
+//! Column family `log` maps a big-endian index to an encoded entry; `raft_meta` holds the
+//! vote, the last purged log id and the committed log id. Appends are written
+//! immediately (so they are readable when `append` returns) and made durable by a single
+//! flusher thread that syncs the WAL once per round for every append queued meanwhile
+//! (group commit). Vote, truncate and purge are durable before they return.
+
+use super::{Entry, LogId, TypeConfig, Vote};
+use crate::codec::{decode, encode};
+use crate::sm::txn::storage_err;
+use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
+use openraft::OptionalSend;
+use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, WriteBatch};
+use std::fmt::Debug;
+use std::io;
+use std::ops::{Bound, RangeBounds};
+use std::path::Path;
+use std::sync::{Arc, mpsc};
+
+const CF_LOG: &str = "log";
+const CF_META: &str = "raft_meta";
+const KEY_VOTE: &[u8] = b"vote";
+const KEY_PURGED: &[u8] = b"last_purged";
+const KEY_COMMITTED: &[u8] = b"committed";
+
+/// RocksDB-backed Raft log storage. Cheap to clone: clones share the database and flusher.
+#[derive(Clone)]
+pub struct LogStore {
+    db: Arc<DB>,
+    flusher: mpsc::Sender<IOFlushed<TypeConfig>>,
+}
+
+impl LogStore {
+    /// Opens (or creates) the log database in `dir` and starts its flusher thread.
+    pub fn open(dir: &Path) -> io::Result<Self> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        let cfs = [CF_LOG, CF_META].map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
+        let db = DB::open_cf_descriptors(&opts, dir, cfs)
+            .map_err(|e| io::Error::other(format!("open raft log at {}: {e}", dir.display())))?;
+        let db = Arc::new(db);
+        let (tx, rx) = mpsc::channel::<IOFlushed<TypeConfig>>();
+        let flush_db = db.clone();
+        std::thread::Builder::new()
+            .name("raft-log-flush".into())
+            .spawn(move || flush_loop(&flush_db, rx))?;
+        Ok(LogStore { db, flusher: tx })
+    }
+
+    fn cf_log(&self) -> &ColumnFamily {
+        self.db.cf_handle(CF_LOG).expect("log column family is created on open")
+    }
+
+    fn cf_meta(&self) -> &ColumnFamily {
+        self.db.cf_handle(CF_META).expect("raft_meta column family is created on open")
+    }
+
+    fn get_meta<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> io::Result<Option<T>> {
+        self.db
+            .get_cf(self.cf_meta(), key)
+            .map_err(storage_err)?
+            .map(|b| decode(&b))
+            .transpose()
+    }
+
+    /// Writes a batch and syncs the WAL before returning.
+    async fn write_durable(&self, batch: WriteBatch) -> io::Result<()> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || {
+            db.write(batch).map_err(storage_err)?;
+            db.flush_wal(true).map_err(storage_err)
+        })
+        .await
+        .map_err(|e| io::Error::other(format!("log write task: {e}")))?
+    }
+}
+
+/// Syncs the WAL once for every append queued since the last sync, then acknowledges them.
+fn flush_loop(db: &DB, rx: mpsc::Receiver<IOFlushed<TypeConfig>>) {
+    while let Ok(first) = rx.recv() {
+        let mut pending = vec![first];
+        pending.extend(rx.try_iter());
+        let result = db.flush_wal(true).map_err(storage_err);
+        for callback in pending {
+            callback.io_completed(result.as_ref().map(|_| ()).map_err(|e| io::Error::new(e.kind(), e.to_string())));
+        }
+    }
+}
+
+fn index_key(index: u64) -> [u8; 8] {
+    index.to_be_bytes()
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<Entry>, io::Error> {
+        let start = match range.start_bound() {
+            Bound::Included(x) => *x,
+            Bound::Excluded(x) => x.saturating_add(1),
+            Bound::Unbounded => 0,
+        };
+        let mut entries = Vec::new();
+        let iter = self
+            .db
+            .iterator_cf(self.cf_log(), IteratorMode::From(&index_key(start), Direction::Forward));
+        for item in iter {
+            let (key, value) = item.map_err(storage_err)?;
+            let index = u64::from_be_bytes(key.as_ref().try_into().map_err(|_| io::Error::other("bad log key"))?);
+            if !range.contains(&index) {
+                break;
+            }
+            entries.push(decode(&value)?);
+        }
+        Ok(entries)
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<Vote>, io::Error> {
+        self.get_meta(KEY_VOTE)
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for LogStore {
+    type LogReader = Self;
+
+    async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, io::Error> {
+        let last = match self.db.iterator_cf(self.cf_log(), IteratorMode::End).next() {
+            Some(item) => {
+                let (_, value) = item.map_err(storage_err)?;
+                let entry: Entry = decode(&value)?;
+                Some(entry.log_id)
+            }
+            None => None,
+        };
+        let last_purged_log_id: Option<LogId> = self.get_meta(KEY_PURGED)?;
+        Ok(LogState {
+            last_log_id: last.or_else(|| last_purged_log_id.clone()),
+            last_purged_log_id,
+        })
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote) -> Result<(), io::Error> {
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf_meta(), KEY_VOTE, encode(vote)?);
+        self.write_durable(batch).await
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), io::Error> {
+        // Written without a sync: losing it only means re-applying from the last applied id.
+        self.db
+            .put_cf(self.cf_meta(), KEY_COMMITTED, encode(&committed)?)
+            .map_err(storage_err)
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogId>, io::Error> {
+        Ok(self.get_meta::<Option<LogId>>(KEY_COMMITTED)?.flatten())
+    }
+
+    async fn append<I>(&mut self, entries: I, callback: IOFlushed<TypeConfig>) -> Result<(), io::Error>
+    where
+        I: IntoIterator<Item = Entry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut batch = WriteBatch::default();
+        for entry in entries {
+            batch.put_cf(self.cf_log(), index_key(entry.log_id.index), encode(&entry)?);
+        }
+        self.db.write(batch).map_err(storage_err)?;
+        self.flusher
+            .send(callback)
+            .map_err(|_| io::Error::other("raft log flusher has stopped"))
+    }
+
+    async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> Result<(), io::Error> {
+        let from = last_log_id.map_or(0, |id| id.index + 1);
+        let mut batch = WriteBatch::default();
+        batch.delete_range_cf(self.cf_log(), index_key(from), index_key(u64::MAX));
+        batch.delete_cf(self.cf_log(), index_key(u64::MAX));
+        self.write_durable(batch).await
+    }
+
+    async fn purge(&mut self, log_id: LogId) -> Result<(), io::Error> {
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf_meta(), KEY_PURGED, encode(&log_id)?);
+        batch.delete_range_cf(self.cf_log(), index_key(0), index_key(log_id.index + 1));
+        self.write_durable(batch).await
+    }
+}

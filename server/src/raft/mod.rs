@@ -1,0 +1,34 @@
+//! Replication: openraft types, RocksDB log and state-machine stores, snapshots and the
+//! hyper transport between nodes.
+
+pub mod log_store;
+pub mod network;
+pub mod rpc;
+pub mod snapshot;
+pub mod state_machine;
+
+use crate::sm::command::{Command, CommandResponse};
+
+openraft::declare_raft_types!(
+    /// sqsraft's openraft type configuration: commands in, command results out, u64 node
+    /// ids, members addressed by their internal `host:port`.
+    pub TypeConfig:
+        D = Command,
+        R = CommandResponse,
+        NodeId = u64,
+        Node = openraft::BasicNode,
+);
+
+/// The Raft handle of a node.
+pub type Raft = openraft::Raft<TypeConfig, state_machine::StateMachineStore>;
+
+/// Raft entry type.
+pub type Entry = openraft::alias::EntryOf<TypeConfig>;
+/// Log id type.
+pub type LogId = openraft::alias::LogIdOf<TypeConfig>;
+/// Vote type.
+pub type Vote = openraft::alias::VoteOf<TypeConfig>;
+/// Snapshot metadata type.
+pub type SnapshotMeta = openraft::alias::SnapshotMetaOf<TypeConfig>;
+/// Stored membership type.
+pub type StoredMembership = openraft::alias::StoredMembershipOf<TypeConfig>;

@@ -1,0 +1,169 @@
+//! The sending side of Raft RPCs: openraft's network traits over [`InternalClient`].
+
+use super::rpc::{self, RemoteResult, SnapshotHeader};
+use super::snapshot::SnapshotFile;
+use super::{TypeConfig, Vote};
+use crate::codec::{decode, encode};
+use crate::http::client::{CallError, InternalClient};
+use bytes::Bytes;
+use openraft::error::{NetworkError, RPCError, ReplicationClosed, StreamingError, Timeout, Unreachable};
+use openraft::network::{RPCOption, RPCTypes, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest, TransferLeaderResponse,
+    VoteRequest, VoteResponse,
+};
+use openraft::{BasicNode, RaftNetworkV2};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::future::Future;
+use std::time::Duration;
+
+/// Chunk size of a streamed snapshot.
+const SNAPSHOT_CHUNK: usize = 1 << 20;
+
+/// Creates a [`Peer`] per target node; all share one pooled client.
+#[derive(Clone)]
+pub struct NetworkFactory {
+    /// This node's id (reported in timeouts).
+    pub source: u64,
+    pub client: InternalClient,
+}
+
+impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
+    type Network = Peer;
+
+    async fn new_client(&mut self, target: u64, node: &BasicNode) -> Peer {
+        Peer {
+            source: self.source,
+            target,
+            addr: node.addr.clone(),
+            client: self.client.clone(),
+        }
+    }
+}
+
+/// The connection to one peer.
+pub struct Peer {
+    source: u64,
+    target: u64,
+    addr: String,
+    client: InternalClient,
+}
+
+impl Peer {
+    async fn call<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        (path, action): (&str, RPCTypes),
+        req: &Req,
+        option: &RPCOption,
+    ) -> Result<Resp, RPCError<TypeConfig>> {
+        let body = encode(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let ttl = option.hard_ttl();
+        let (status, bytes) = self
+            .client
+            .post(&self.addr, path, &[], Bytes::from(body), ttl)
+            .await
+            .map_err(|e| self.rpc_error(e, action, ttl))?;
+        decode_remote(status, &bytes).map_err(|msg| RPCError::Network(NetworkError::from_string(msg)))
+    }
+
+    fn rpc_error(&self, e: CallError, action: RPCTypes, ttl: Duration) -> RPCError<TypeConfig> {
+        match e {
+            CallError::Timeout { .. } => RPCError::Timeout(Timeout {
+                action,
+                id: self.source,
+                target: self.target,
+                timeout: ttl,
+            }),
+            CallError::Unreachable { .. } => RPCError::Unreachable(Unreachable::new(&e)),
+        }
+    }
+}
+
+/// Decodes a `RemoteResult` answer; any failure becomes a message.
+fn decode_remote<Resp: DeserializeOwned>(status: http::StatusCode, bytes: &[u8]) -> Result<Resp, String> {
+    if !status.is_success() {
+        return Err(format!("status {status}: {}", String::from_utf8_lossy(bytes)));
+    }
+    let remote: RemoteResult<Resp> = decode(bytes).map_err(|e| e.to_string())?;
+    remote
+}
+
+impl RaftNetworkV2<TypeConfig> for Peer {
+    type SnapshotData = SnapshotFile;
+
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
+        self.call((rpc::APPEND, RPCTypes::AppendEntries), &rpc, &option).await
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        self.call((rpc::VOTE, RPCTypes::Vote), &rpc, &option).await
+    }
+
+    async fn pre_vote(
+        &mut self,
+        rpc: VoteRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        self.call((rpc::PRE_VOTE, RPCTypes::Vote), &rpc, &option).await
+    }
+
+    async fn transfer_leader(
+        &mut self,
+        req: TransferLeaderRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<TransferLeaderResponse<TypeConfig>, RPCError<TypeConfig>> {
+        self.call((rpc::TRANSFER_LEADER, RPCTypes::TransferLeader), &req, &option).await
+    }
+
+    async fn full_snapshot(
+        &mut self,
+        vote: Vote,
+        snapshot: openraft::alias::SnapshotOf<TypeConfig, SnapshotFile>,
+        cancel: impl Future<Output = ReplicationClosed> + Send + 'static,
+        option: RPCOption,
+    ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
+        let header = rpc::encode_snapshot_header(&SnapshotHeader {
+            vote,
+            meta: snapshot.meta.clone(),
+        })
+        .map_err(|e| StreamingError::Network(NetworkError::new(&e)))?;
+        let file = tokio::fs::File::open(&snapshot.snapshot.path)
+            .await
+            .map_err(|e| StreamingError::Network(NetworkError::new(&e)))?;
+        let chunks = futures::stream::unfold(file, |mut file| async move {
+            use tokio::io::AsyncReadExt;
+            let mut buf = vec![0u8; SNAPSHOT_CHUNK];
+            match file.read(&mut buf).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    Some((Ok(Bytes::from(buf)), file))
+                }
+                Err(e) => Some((Err(e), file)),
+            }
+        });
+        let body = futures::stream::once(async move { Ok(header) }).chain(chunks);
+        use futures::StreamExt;
+        let ttl = option.hard_ttl().max(Duration::from_secs(600));
+        let send = self.client.post_stream(&self.addr, rpc::SNAPSHOT, body, ttl);
+        tokio::select! {
+            closed = cancel => Err(StreamingError::Closed(closed)),
+            result = send => {
+                let (status, bytes) = result.map_err(|e| match e {
+                    CallError::Timeout { .. } => StreamingError::Unreachable(Unreachable::new(&e)),
+                    CallError::Unreachable { .. } => StreamingError::Unreachable(Unreachable::new(&e)),
+                })?;
+                decode_remote(status, &bytes).map_err(|msg| StreamingError::Network(NetworkError::from_string(msg)))
+            }
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! The state machine on RocksDB, as openraft sees it.
+//!
+//! Each apply round is one `WriteBatch`: the effects of every entry, the dedup records,
+//! the last-applied log id, the membership and the apply clock. Snapshots are streamed
+//! dumps of a consistent RocksDB snapshot; installing one builds a fresh database
+//! directory and switches to it by atomically replacing the `CURRENT` pointer file, so a
+//! crash at any point leaves either the old or the new state, never a mix.
+
+use super::snapshot::{self, SnapshotFile, SnapshotReader, SnapshotWriter};
+use super::{LogId, SnapshotMeta, StoredMembership, TypeConfig};
+use crate::codec::{decode, encode};
+use crate::sm::apply::apply_command;
+use crate::sm::command::{CommandResponse, Output};
+use crate::sm::keys;
+use crate::sm::txn::{Txn, storage_err};
+use futures::{Stream, TryStreamExt};
+use openraft::alias::SnapshotOf;
+use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine, Snapshot};
+use openraft::{EntryPayload, OptionalSend};
+use rocksdb::{DB, Options, WriteBatch};
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use tokio::sync::watch;
+
+const CURRENT: &str = "CURRENT";
+
+/// Rows per write batch while loading a snapshot into a fresh database.
+const INSTALL_BATCH_BYTES: usize = 4 << 20;
+
+/// The live state database, replaced wholesale when a snapshot is installed. Readers
+/// take a cheap `Arc` of the current one.
+#[derive(Clone)]
+pub struct StateDb {
+    current: Arc<RwLock<Arc<DB>>>,
+}
+
+impl StateDb {
+    /// The database to read now.
+    pub fn get(&self) -> Arc<DB> {
+        self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn replace(&self, db: Arc<DB>) {
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = db;
+    }
+}
+
+/// openraft's state machine: applies rounds, builds and installs snapshots.
+#[derive(Clone)]
+pub struct StateMachineStore {
+    db: StateDb,
+    /// `<data>/sm`: holds `CURRENT` and the database directories.
+    sm_dir: PathBuf,
+    /// `<data>/snapshots`.
+    snapshot_dir: PathBuf,
+    /// Last applied log index, published after each round (long polling and readiness
+    /// wait on it).
+    applied_tx: Arc<watch::Sender<u64>>,
+}
+
+fn db_options() -> Options {
+    let mut opts = Options::default();
+    opts.create_if_missing(true);
+    opts
+}
+
+impl StateMachineStore {
+    /// Opens the state under `data_dir` (`sm/` and `snapshots/`), cleaning up directories
+    /// left behind by an interrupted snapshot install.
+    pub fn open(data_dir: &Path) -> io::Result<Self> {
+        let sm_dir = data_dir.join("sm");
+        let snapshot_dir = data_dir.join("snapshots");
+        fs::create_dir_all(&sm_dir)?;
+        fs::create_dir_all(&snapshot_dir)?;
+        snapshot::remove_temporary(&snapshot_dir)?;
+        let current_name = match fs::read_to_string(sm_dir.join(CURRENT)) {
+            Ok(name) => name.trim().to_string(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                write_current(&sm_dir, "db-0")?;
+                "db-0".to_string()
+            }
+            Err(e) => return Err(io::Error::new(e.kind(), format!("read {}/CURRENT: {e}", sm_dir.display()))),
+        };
+        for entry in fs::read_dir(&sm_dir)? {
+            let path = entry?.path();
+            if path.is_dir() && path.file_name().and_then(|n| n.to_str()) != Some(current_name.as_str()) {
+                fs::remove_dir_all(&path)?;
+            }
+        }
+        let path = sm_dir.join(&current_name);
+        let db = DB::open(&db_options(), &path)
+            .map_err(|e| io::Error::other(format!("open state db {}: {e}", path.display())))?;
+        let store = StateMachineStore {
+            db: StateDb {
+                current: Arc::new(RwLock::new(Arc::new(db))),
+            },
+            sm_dir,
+            snapshot_dir,
+            applied_tx: Arc::new(watch::channel(0).0),
+        };
+        let applied = store.read_meta::<Option<LogId>>(keys::META_LAST_APPLIED)?.flatten();
+        store.applied_tx.send_replace(applied.map_or(0, |id| id.index));
+        Ok(store)
+    }
+
+    /// Handle to the live database for reads.
+    pub fn state_db(&self) -> StateDb {
+        self.db.clone()
+    }
+
+    /// Subscribes to the last applied log index.
+    pub fn applied_index(&self) -> watch::Receiver<u64> {
+        self.applied_tx.subscribe()
+    }
+
+    fn read_meta<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> io::Result<Option<T>> {
+        self.db.get().get(key).map_err(storage_err)?.map(|b| decode(&b)).transpose()
+    }
+
+    fn next_db_name(&self) -> io::Result<String> {
+        let current = fs::read_to_string(self.sm_dir.join(CURRENT))?;
+        let n: u64 = current.trim().trim_start_matches("db-").parse().unwrap_or(0);
+        Ok(format!("db-{}", n + 1))
+    }
+
+    /// Loads a verified snapshot file into a fresh database and switches to it.
+    fn install_from_file(&self, meta: &SnapshotMeta, path: &Path) -> io::Result<()> {
+        let name = self.next_db_name()?;
+        let db_path = self.sm_dir.join(&name);
+        if db_path.exists() {
+            fs::remove_dir_all(&db_path)?;
+        }
+        let db = DB::open(&db_options(), &db_path)
+            .map_err(|e| io::Error::other(format!("create state db {}: {e}", db_path.display())))?;
+        let mut reader = SnapshotReader::open(path)?;
+        let mut batch = WriteBatch::default();
+        while let Some((k, v)) = reader.next_record()? {
+            batch.put(&k, &v);
+            if batch.size_in_bytes() >= INSTALL_BATCH_BYTES {
+                db.write(std::mem::take(&mut batch)).map_err(storage_err)?;
+            }
+        }
+        // The metadata the snapshot was sent with is authoritative.
+        batch.put(keys::META_LAST_APPLIED, encode(&meta.last_log_id)?);
+        batch.put(keys::META_MEMBERSHIP, encode(&meta.last_membership)?);
+        db.write(batch).map_err(storage_err)?;
+        db.flush().map_err(storage_err)?;
+        db.flush_wal(true).map_err(storage_err)?;
+        write_current(&self.sm_dir, &name)?;
+        let old = self.db.get();
+        self.db.replace(Arc::new(db));
+        drop(old);
+        let dest = self.snapshot_dir.join(snapshot::file_name(meta));
+        if path != dest {
+            fs::rename(path, &dest)?;
+            snapshot::sync_dir(&self.snapshot_dir)?;
+        }
+        snapshot::remove_others(&self.snapshot_dir, &dest)?;
+        self.applied_tx
+            .send_replace(meta.last_log_id.map_or(0, |id| id.index));
+        Ok(())
+    }
+
+    /// Path where the network layer should stream an incoming snapshot.
+    pub fn incoming_snapshot_path(&self) -> PathBuf {
+        self.snapshot_dir.join(format!("incoming-{}.part", rand::random::<u64>()))
+    }
+}
+
+/// Atomically points `CURRENT` at database directory `name`.
+fn write_current(sm_dir: &Path, name: &str) -> io::Result<()> {
+    let tmp = sm_dir.join("CURRENT.tmp");
+    fs::write(&tmp, name)?;
+    fs::File::open(&tmp)?.sync_all()?;
+    fs::rename(&tmp, sm_dir.join(CURRENT))?;
+    snapshot::sync_dir(sm_dir)
+}
+
+/// Builds a snapshot of `db` into `snapshot_dir` (blocking).
+fn build_snapshot_file(db: &DB, snapshot_dir: &Path) -> io::Result<(SnapshotMeta, PathBuf)> {
+    // Everything the snapshot contains must be durable here before the log is purged.
+    db.flush_wal(true).map_err(storage_err)?;
+    let view = db.snapshot();
+    let last_log_id: Option<LogId> = view
+        .get(keys::META_LAST_APPLIED)
+        .map_err(storage_err)?
+        .map(|b| decode::<Option<LogId>>(&b))
+        .transpose()?
+        .flatten();
+    let last_membership: StoredMembership = view
+        .get(keys::META_MEMBERSHIP)
+        .map_err(storage_err)?
+        .map(|b| decode(&b))
+        .transpose()?
+        .unwrap_or_default();
+    let meta = SnapshotMeta {
+        last_log_id,
+        last_membership,
+    };
+    let mut writer = SnapshotWriter::create(snapshot_dir, &meta)?;
+    for item in view.iterator(rocksdb::IteratorMode::Start) {
+        let (k, v) = item.map_err(storage_err)?;
+        writer.record(&k, &v)?;
+    }
+    let dest = snapshot_dir.join(snapshot::file_name(&meta));
+    writer.finish(&dest)?;
+    snapshot::remove_others(snapshot_dir, &dest)?;
+    Ok((meta, dest))
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
+    type SnapshotData = SnapshotFile;
+
+    async fn build_snapshot(&mut self) -> Result<SnapshotOf<TypeConfig, SnapshotFile>, io::Error> {
+        let db = self.db.get();
+        let dir = self.snapshot_dir.clone();
+        let (meta, path) = tokio::task::spawn_blocking(move || build_snapshot_file(&db, &dir))
+            .await
+            .map_err(|e| io::Error::other(format!("snapshot task: {e}")))??;
+        tracing::info!(last_log_id = ?meta.last_log_id, path = %path.display(), "built snapshot");
+        Ok(Snapshot {
+            meta,
+            snapshot: SnapshotFile { path },
+        })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachineStore {
+    type SnapshotData = SnapshotFile;
+    type SnapshotBuilder = Self;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), io::Error> {
+        let applied = self.read_meta::<Option<LogId>>(keys::META_LAST_APPLIED)?.flatten();
+        let membership = self.read_meta(keys::META_MEMBERSHIP)?.unwrap_or_default();
+        Ok((applied, membership))
+    }
+
+    async fn apply<Strm>(&mut self, mut entries: Strm) -> Result<(), io::Error>
+    where
+        Strm: Stream<Item = Result<EntryResponder<TypeConfig>, io::Error>> + Unpin + OptionalSend,
+    {
+        let db = self.db.get();
+        let mut txn = Txn::new(&db);
+        let mut clock: u64 = match txn_get_meta::<u64>(&txn, keys::META_CLOCK)? {
+            Some(c) => c,
+            None => 0,
+        };
+        let mut responses = Vec::new();
+        let mut last_applied = None;
+        let mut membership = None;
+        while let Some((entry, responder)) = entries.try_next().await? {
+            last_applied = Some(entry.log_id);
+            let result = match &entry.payload {
+                EntryPayload::Blank => Ok(Output::Empty),
+                EntryPayload::Normal(command) => {
+                    clock = clock.max(command.time_ms);
+                    apply_command(&mut txn, clock, command)?
+                }
+                EntryPayload::Membership(m) => {
+                    membership = Some(StoredMembership::new(Some(entry.log_id), m.clone()));
+                    Ok(Output::Empty)
+                }
+            };
+            if let Some(responder) = responder {
+                responses.push((responder, CommandResponse(result)));
+            }
+        }
+        let Some(last_applied) = last_applied else {
+            return Ok(());
+        };
+        txn.put(keys::META_LAST_APPLIED.to_vec(), encode(&Some(last_applied))?);
+        txn.put(keys::META_CLOCK.to_vec(), encode(&clock)?);
+        if let Some(membership) = membership {
+            txn.put(keys::META_MEMBERSHIP.to_vec(), encode(&membership)?);
+        }
+        db.write(txn.into_batch()).map_err(storage_err)?;
+        for (responder, response) in responses {
+            responder.send(response);
+        }
+        self.applied_tx.send_replace(last_applied.index);
+        Ok(())
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.clone()
+    }
+
+    async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: SnapshotFile) -> Result<(), io::Error> {
+        let this = self.clone();
+        let meta = meta.clone();
+        tokio::task::spawn_blocking(move || this.install_from_file(&meta, &snapshot.path))
+            .await
+            .map_err(|e| io::Error::other(format!("install snapshot task: {e}")))?
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<SnapshotOf<TypeConfig, SnapshotFile>>, io::Error> {
+        let Some(path) = snapshot::newest(&self.snapshot_dir)? else {
+            return Ok(None);
+        };
+        let meta = SnapshotReader::open(&path)?.meta().clone();
+        Ok(Some(Snapshot {
+            meta,
+            snapshot: SnapshotFile { path },
+        }))
+    }
+}
+
+fn txn_get_meta<T: serde::de::DeserializeOwned>(txn: &Txn<'_>, key: &[u8]) -> io::Result<Option<T>> {
+    use crate::sm::txn::StateRead;
+    txn.get(key)?.map(|b| decode(&b)).transpose()
+}

@@ -1,0 +1,373 @@
+//! Queue attribute rules: names, ranges, defaults and canonical forms.
+//!
+//! Validation here is pure; apply calls it so that the check and the write happen in the
+//! same deterministic step.
+
+use crate::error::{ErrorCode, SqsError, SqsResult};
+use std::collections::BTreeMap;
+
+/// How an attribute's value is checked and normalised.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    /// An integer within an inclusive range, stored in canonical decimal form.
+    Int { min: u64, max: u64 },
+    /// `true` or `false` (any case), stored lowercase.
+    Bool,
+    /// One of a fixed set of values.
+    OneOf(&'static [&'static str]),
+    /// A JSON document (empty string clears it); stored as given.
+    Json,
+    /// Free text.
+    Text,
+}
+
+/// Who may set an attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// Settable on every queue.
+    Any,
+    /// Settable on FIFO queues only.
+    Fifo,
+    /// Settable only when creating a queue (`FifoQueue`).
+    CreateOnly,
+}
+
+struct Rule {
+    name: &'static str,
+    kind: Kind,
+    scope: Scope,
+    /// Default for standard queues and FIFO queues (None: absent unless set).
+    default: Option<&'static str>,
+}
+
+const RULES: &[Rule] = &[
+    Rule { name: "DelaySeconds", kind: Kind::Int { min: 0, max: 900 }, scope: Scope::Any, default: Some("0") },
+    Rule {
+        name: "MaximumMessageSize",
+        kind: Kind::Int { min: 1024, max: 1_048_576 },
+        scope: Scope::Any,
+        default: Some("1048576"),
+    },
+    Rule {
+        name: "MessageRetentionPeriod",
+        kind: Kind::Int { min: 60, max: 1_209_600 },
+        scope: Scope::Any,
+        default: Some("345600"),
+    },
+    Rule {
+        name: "ReceiveMessageWaitTimeSeconds",
+        kind: Kind::Int { min: 0, max: 20 },
+        scope: Scope::Any,
+        default: Some("0"),
+    },
+    Rule { name: "VisibilityTimeout", kind: Kind::Int { min: 0, max: 43_200 }, scope: Scope::Any, default: Some("30") },
+    Rule { name: "Policy", kind: Kind::Json, scope: Scope::Any, default: None },
+    Rule { name: "RedrivePolicy", kind: Kind::Json, scope: Scope::Any, default: None },
+    Rule { name: "RedriveAllowPolicy", kind: Kind::Json, scope: Scope::Any, default: None },
+    Rule { name: "KmsMasterKeyId", kind: Kind::Text, scope: Scope::Any, default: None },
+    Rule {
+        name: "KmsDataKeyReusePeriodSeconds",
+        kind: Kind::Int { min: 60, max: 86_400 },
+        scope: Scope::Any,
+        default: None,
+    },
+    Rule { name: "SqsManagedSseEnabled", kind: Kind::Bool, scope: Scope::Any, default: Some("true") },
+    Rule { name: "FifoQueue", kind: Kind::Bool, scope: Scope::CreateOnly, default: None },
+    Rule { name: "ContentBasedDeduplication", kind: Kind::Bool, scope: Scope::Fifo, default: Some("false") },
+    Rule {
+        name: "DeduplicationScope",
+        kind: Kind::OneOf(&["messageGroup", "queue"]),
+        scope: Scope::Fifo,
+        default: Some("queue"),
+    },
+    Rule {
+        name: "FifoThroughputLimit",
+        kind: Kind::OneOf(&["perQueue", "perMessageGroupId"]),
+        scope: Scope::Fifo,
+        default: Some("perQueue"),
+    },
+];
+
+/// Attributes computed at read time rather than stored.
+pub const COMPUTED: &[&str] = &[
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+    "CreatedTimestamp",
+    "LastModifiedTimestamp",
+    "QueueArn",
+];
+
+fn rule(name: &str) -> Option<&'static Rule> {
+    RULES.iter().find(|r| r.name == name)
+}
+
+fn invalid_name(name: &str) -> SqsError {
+    SqsError::new(ErrorCode::InvalidAttributeName, format!("Unknown Attribute {name}."))
+}
+
+fn invalid_value(name: &str) -> SqsError {
+    SqsError::new(
+        ErrorCode::InvalidAttributeValue,
+        format!("Invalid value for the parameter {name}."),
+    )
+}
+
+/// Checks one value against its rule and returns the canonical form.
+fn normalise(rule: &Rule, value: &str) -> SqsResult<String> {
+    match rule.kind {
+        Kind::Int { min, max } => {
+            let trimmed = value.trim();
+            let n: u64 = if !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit()) {
+                trimmed.parse().map_err(|_| invalid_value(rule.name))?
+            } else {
+                return Err(invalid_value(rule.name));
+            };
+            if n < min || n > max {
+                return Err(invalid_value(rule.name));
+            }
+            Ok(n.to_string())
+        }
+        Kind::Bool => match value.to_ascii_lowercase().as_str() {
+            "true" => Ok("true".into()),
+            "false" => Ok("false".into()),
+            _ => Err(invalid_value(rule.name)),
+        },
+        Kind::OneOf(allowed) => allowed
+            .iter()
+            .find(|a| **a == value)
+            .map(|a| a.to_string())
+            .ok_or_else(|| invalid_value(rule.name)),
+        Kind::Json => {
+            if value.is_empty() || serde_json::from_str::<serde_json::Value>(value).is_ok_and(|v| v.is_object()) {
+                Ok(value.to_string())
+            } else {
+                Err(invalid_value(rule.name))
+            }
+        }
+        Kind::Text => Ok(value.to_string()),
+    }
+}
+
+/// Whether a queue name denotes a FIFO queue.
+pub fn is_fifo_name(name: &str) -> bool {
+    name.ends_with(".fifo")
+}
+
+/// Validates the attributes of a CreateQueue for `name` and returns the complete stored
+/// attribute set (defaults filled in, values canonical).
+pub fn for_create(name: &str, given: &BTreeMap<String, String>) -> SqsResult<BTreeMap<String, String>> {
+    let fifo = match given.get("FifoQueue") {
+        Some(v) => normalise(rule("FifoQueue").expect("rule"), v)? == "true",
+        None => false,
+    };
+    if fifo != is_fifo_name(name) {
+        return Err(SqsError::invalid_parameter(if fifo {
+            "The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length."
+        } else {
+            "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"
+        }));
+    }
+    let mut stored = defaults(fifo);
+    for (key, value) in given {
+        let rule = rule(key).ok_or_else(|| invalid_name(key))?;
+        if rule.scope == Scope::Fifo && !fifo {
+            return Err(invalid_name(key));
+        }
+        let canonical = normalise(rule, value)?;
+        if rule.name == "FifoQueue" && !fifo {
+            // FifoQueue=false on a standard queue is accepted but not stored (AWS omits it).
+            continue;
+        }
+        store(&mut stored, key, canonical);
+    }
+    Ok(stored)
+}
+
+/// Validates a SetQueueAttributes request against a queue's current attributes and
+/// returns the new complete set. All-or-nothing: any invalid entry rejects the request.
+pub fn for_update(
+    current: &BTreeMap<String, String>,
+    fifo: bool,
+    given: &BTreeMap<String, String>,
+) -> SqsResult<BTreeMap<String, String>> {
+    let mut next = current.clone();
+    for (key, value) in given {
+        let rule = rule(key).ok_or_else(|| invalid_name(key))?;
+        match rule.scope {
+            Scope::Fifo if !fifo => return Err(invalid_name(key)),
+            Scope::CreateOnly => {
+                return Err(SqsError::new(
+                    ErrorCode::InvalidAttributeName,
+                    format!("Attribute {key} can only be set when the queue is created."),
+                ));
+            }
+            _ => {}
+        }
+        let canonical = normalise(rule, value)?;
+        store(&mut next, key, canonical);
+    }
+    Ok(next)
+}
+
+/// Whether every given attribute equals the stored one (CreateQueue idempotency).
+pub fn matches(stored: &BTreeMap<String, String>, given: &BTreeMap<String, String>, fifo: bool) -> bool {
+    given.iter().all(|(key, value)| {
+        let Some(rule) = rule(key) else { return false };
+        let Ok(canonical) = normalise(rule, value) else { return false };
+        if rule.name == "FifoQueue" {
+            return (canonical == "true") == fifo;
+        }
+        stored.get(key).map(String::as_str).unwrap_or("") == canonical
+    })
+}
+
+/// Checks that every requested attribute name exists (`All` selects everything).
+pub fn check_names(names: &[String], fifo: bool) -> SqsResult<()> {
+    for name in names {
+        let known = name == "All"
+            || COMPUTED.contains(&name.as_str())
+            || rule(name).is_some_and(|r| r.scope != Scope::Fifo || fifo);
+        if !known {
+            return Err(SqsError::new(
+                ErrorCode::InvalidAttributeName,
+                format!("Unknown Attribute {name}."),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn defaults(fifo: bool) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for rule in RULES {
+        if rule.scope == Scope::Fifo && !fifo {
+            continue;
+        }
+        if let Some(default) = rule.default {
+            out.insert(rule.name.to_string(), default.to_string());
+        }
+    }
+    if fifo {
+        out.insert("FifoQueue".into(), "true".into());
+    }
+    out
+}
+
+/// Stores a canonical value; an empty policy clears the attribute.
+fn store(attrs: &mut BTreeMap<String, String>, key: &str, canonical: String) {
+    if canonical.is_empty() {
+        attrs.remove(key);
+    } else {
+        attrs.insert(key.to_string(), canonical);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(k: &str, v: &str) -> BTreeMap<String, String> {
+        BTreeMap::from([(k.to_string(), v.to_string())])
+    }
+
+    /// Every integer bound ±1: the bound itself is accepted, one past it rejected.
+    #[test]
+    fn integer_ranges_accept_bounds_and_reject_one_past() {
+        let table = [
+            ("DelaySeconds", 0, 900),
+            ("MaximumMessageSize", 1024, 1_048_576),
+            ("MessageRetentionPeriod", 60, 1_209_600),
+            ("ReceiveMessageWaitTimeSeconds", 0, 20),
+            ("VisibilityTimeout", 0, 43_200),
+            ("KmsDataKeyReusePeriodSeconds", 60, 86_400),
+        ];
+        for (name, min, max) in table {
+            for ok in [min, max] {
+                let attrs = for_create("q", &one(name, &ok.to_string())).unwrap();
+                assert_eq!(attrs[name], ok.to_string(), "{name}={ok}");
+            }
+            let mut bad = vec![max + 1];
+            if min > 0 {
+                bad.push(min - 1);
+            }
+            for value in bad {
+                let err = for_create("q", &one(name, &value.to_string())).unwrap_err();
+                assert_eq!(err.code, ErrorCode::InvalidAttributeValue, "{name}={value}");
+            }
+            for junk in ["-1", "", "1.5", "ten", "99999999999999999999999"] {
+                assert_eq!(
+                    for_create("q", &one(name, junk)).unwrap_err().code,
+                    ErrorCode::InvalidAttributeValue,
+                    "{name}={junk:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn defaults_are_filled_and_values_canonical() {
+        let attrs = for_create("q", &one("VisibilityTimeout", "045")).unwrap();
+        assert_eq!(attrs["VisibilityTimeout"], "45");
+        assert_eq!(attrs["MaximumMessageSize"], "1048576");
+        assert_eq!(attrs["MessageRetentionPeriod"], "345600");
+        assert!(!attrs.contains_key("FifoQueue"));
+        let fifo = for_create("q.fifo", &one("FifoQueue", "TRUE")).unwrap();
+        assert_eq!(fifo["FifoQueue"], "true");
+        assert_eq!(fifo["DeduplicationScope"], "queue");
+        assert_eq!(fifo["ContentBasedDeduplication"], "false");
+    }
+
+    #[test]
+    fn fifo_suffix_must_match_fifo_attribute() {
+        assert_eq!(for_create("q.fifo", &BTreeMap::new()).unwrap_err().code, ErrorCode::InvalidParameterValue);
+        assert_eq!(for_create("q", &one("FifoQueue", "true")).unwrap_err().code, ErrorCode::InvalidParameterValue);
+        assert!(for_create("q", &one("FifoQueue", "false")).is_ok());
+    }
+
+    #[test]
+    fn unknown_and_fifo_only_names_are_invalid_attribute_names() {
+        assert_eq!(for_create("q", &one("Bogus", "1")).unwrap_err().code, ErrorCode::InvalidAttributeName);
+        assert_eq!(
+            for_create("q", &one("ContentBasedDeduplication", "true")).unwrap_err().code,
+            ErrorCode::InvalidAttributeName
+        );
+        let current = for_create("q", &BTreeMap::new()).unwrap();
+        assert_eq!(
+            for_update(&current, false, &one("FifoThroughputLimit", "perQueue")).unwrap_err().code,
+            ErrorCode::InvalidAttributeName
+        );
+        assert_eq!(
+            for_update(&current, false, &one("FifoQueue", "true")).unwrap_err().code,
+            ErrorCode::InvalidAttributeName
+        );
+        assert_eq!(
+            for_update(&current, false, &one("QueueArn", "x")).unwrap_err().code,
+            ErrorCode::InvalidAttributeName
+        );
+    }
+
+    #[test]
+    fn update_is_all_or_nothing_and_policies_clear_with_empty_string() {
+        let current = for_create("q", &one("Policy", r#"{"Version":"2012-10-17"}"#)).unwrap();
+        let mut given = one("DelaySeconds", "5");
+        given.insert("VisibilityTimeout".into(), "43201".into());
+        assert!(for_update(&current, false, &given).is_err());
+        let cleared = for_update(&current, false, &one("Policy", "")).unwrap();
+        assert!(!cleared.contains_key("Policy"));
+        assert_eq!(for_update(&current, false, &one("Policy", "[1]")).unwrap_err().code, ErrorCode::InvalidAttributeValue);
+    }
+
+    #[test]
+    fn matches_compares_canonical_values() {
+        let stored = for_create("q", &one("DelaySeconds", "5")).unwrap();
+        assert!(matches(&stored, &one("DelaySeconds", "05"), false));
+        assert!(matches(&stored, &BTreeMap::new(), false));
+        assert!(!matches(&stored, &one("DelaySeconds", "6"), false));
+        assert!(!matches(&stored, &one("FifoQueue", "true"), false));
+        assert!(check_names(&["All".into(), "QueueArn".into()], false).is_ok());
+        assert!(check_names(&["FifoQueue".into()], false).is_ok());
+        assert!(check_names(&["ContentBasedDeduplication".into()], false).is_err());
+        assert!(check_names(&["Nope".into()], true).is_err());
+    }
+}

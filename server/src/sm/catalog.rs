@@ -1,0 +1,181 @@
+//! The queue catalog: creating, changing, tagging and deleting queues inside apply.
+
+use super::attributes;
+use super::command::{CommandResult, Output};
+use super::keys;
+use super::txn::{StateRead, Txn};
+use crate::codec::{decode, encode};
+use crate::error::{ErrorCode, SqsError, SqsResult};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io;
+
+/// Most tags a queue may carry.
+pub const MAX_TAGS: usize = 50;
+
+/// A queue as stored in the catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueRecord {
+    /// Unique for the lifetime of the cluster: a queue deleted and created again under the
+    /// same name gets a new id, so it never sees the old queue's messages.
+    pub id: u64,
+    pub name: String,
+    pub fifo: bool,
+    /// Stored attributes, canonical, defaults filled in.
+    pub attributes: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+    /// Unix seconds.
+    pub created_s: u64,
+    /// Unix seconds.
+    pub modified_s: u64,
+}
+
+/// Reads a queue record.
+pub fn load(state: &impl StateRead, name: &str) -> io::Result<Option<QueueRecord>> {
+    state.get(&keys::queue(name))?.map(|b| decode(&b)).transpose()
+}
+
+/// Reads a queue record that must exist.
+pub fn require(state: &impl StateRead, name: &str) -> io::Result<SqsResult<QueueRecord>> {
+    Ok(load(state, name)?.ok_or_else(SqsError::queue_does_not_exist))
+}
+
+fn save(txn: &mut Txn<'_>, queue: &QueueRecord) -> io::Result<()> {
+    txn.put(keys::queue(&queue.name), encode(queue)?);
+    Ok(())
+}
+
+fn next_queue_id(txn: &mut Txn<'_>) -> io::Result<u64> {
+    let current = match txn.get(keys::META_NEXT_QUEUE_ID)? {
+        Some(b) => decode::<u64>(&b)?,
+        None => 1,
+    };
+    txn.put(keys::META_NEXT_QUEUE_ID.to_vec(), encode(&(current + 1))?);
+    Ok(current)
+}
+
+/// CreateQueue: creates the queue, or returns the existing one when every given attribute
+/// and tag matches it (`QueueNameExists` otherwise).
+pub fn create(
+    txn: &mut Txn<'_>,
+    now_ms: u64,
+    name: &str,
+    given: &BTreeMap<String, String>,
+    tags: &BTreeMap<String, String>,
+) -> io::Result<CommandResult> {
+    if let Some(existing) = load(txn, name)? {
+        let tags_match = tags.iter().all(|(k, v)| existing.tags.get(k) == Some(v));
+        return Ok(if attributes::matches(&existing.attributes, given, existing.fifo) && tags_match {
+            Ok(Output::Queue { name: name.to_string() })
+        } else {
+            Err(SqsError::new(
+                ErrorCode::QueueNameExists,
+                "A queue already exists with the same name and a different value for attribute(s).",
+            ))
+        });
+    }
+    let attributes = match attributes::for_create(name, given) {
+        Ok(a) => a,
+        Err(e) => return Ok(Err(e)),
+    };
+    if let Err(e) = validate_tags(tags, 0) {
+        return Ok(Err(e));
+    }
+    let now_s = now_ms / 1000;
+    let queue = QueueRecord {
+        id: next_queue_id(txn)?,
+        name: name.to_string(),
+        fifo: attributes::is_fifo_name(name),
+        attributes,
+        tags: tags.clone(),
+        created_s: now_s,
+        modified_s: now_s,
+    };
+    save(txn, &queue)?;
+    Ok(Ok(Output::Queue { name: name.to_string() }))
+}
+
+/// DeleteQueue: removes the catalog record; the queue's id is never reused.
+pub fn delete(txn: &mut Txn<'_>, name: &str) -> io::Result<CommandResult> {
+    if let Err(e) = require(txn, name)? {
+        return Ok(Err(e));
+    }
+    txn.delete(keys::queue(name));
+    Ok(Ok(Output::Empty))
+}
+
+/// SetQueueAttributes: validates all values, then replaces them together.
+pub fn set_attributes(
+    txn: &mut Txn<'_>,
+    now_ms: u64,
+    name: &str,
+    given: &BTreeMap<String, String>,
+) -> io::Result<CommandResult> {
+    let mut queue = match require(txn, name)? {
+        Ok(q) => q,
+        Err(e) => return Ok(Err(e)),
+    };
+    queue.attributes = match attributes::for_update(&queue.attributes, queue.fifo, given) {
+        Ok(a) => a,
+        Err(e) => return Ok(Err(e)),
+    };
+    queue.modified_s = now_ms / 1000;
+    save(txn, &queue)?;
+    Ok(Ok(Output::Empty))
+}
+
+/// TagQueue: adds or replaces tags, at most [`MAX_TAGS`] in all.
+pub fn tag(txn: &mut Txn<'_>, name: &str, tags: &BTreeMap<String, String>) -> io::Result<CommandResult> {
+    let mut queue = match require(txn, name)? {
+        Ok(q) => q,
+        Err(e) => return Ok(Err(e)),
+    };
+    let added = tags.keys().filter(|k| !queue.tags.contains_key(*k)).count();
+    if let Err(e) = validate_tags(tags, 0) {
+        return Ok(Err(e));
+    }
+    if queue.tags.len() + added > MAX_TAGS {
+        return Ok(Err(too_many_tags()));
+    }
+    queue.tags.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+    save(txn, &queue)?;
+    Ok(Ok(Output::Empty))
+}
+
+/// UntagQueue: removes the given keys (absent keys are ignored, as AWS does).
+pub fn untag(txn: &mut Txn<'_>, name: &str, keys_to_remove: &[String]) -> io::Result<CommandResult> {
+    let mut queue = match require(txn, name)? {
+        Ok(q) => q,
+        Err(e) => return Ok(Err(e)),
+    };
+    for key in keys_to_remove {
+        queue.tags.remove(key);
+    }
+    save(txn, &queue)?;
+    Ok(Ok(Output::Empty))
+}
+
+fn too_many_tags() -> SqsError {
+    SqsError::invalid_parameter(format!("Too many tags added for queue; a queue can have at most {MAX_TAGS} tags."))
+}
+
+/// Tag rules: at most [`MAX_TAGS`] with `existing` already present; keys 1–128 characters,
+/// not starting with the reserved `aws:` prefix; values at most 256 characters.
+fn validate_tags(tags: &BTreeMap<String, String>, existing: usize) -> SqsResult<()> {
+    if tags.len() + existing > MAX_TAGS {
+        return Err(too_many_tags());
+    }
+    for (key, value) in tags {
+        let key_len = key.chars().count();
+        if key_len == 0 || key_len > 128 {
+            return Err(SqsError::invalid_parameter(format!("Tag key {key:?} must be 1 to 128 characters.")));
+        }
+        if key.to_ascii_lowercase().starts_with("aws:") {
+            return Err(SqsError::invalid_parameter("Tag keys must not start with the reserved prefix aws:."));
+        }
+        if value.chars().count() > 256 {
+            return Err(SqsError::invalid_parameter(format!("Tag value for {key:?} exceeds 256 characters.")));
+        }
+    }
+    Ok(())
+}

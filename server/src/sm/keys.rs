@@ -1,0 +1,92 @@
+//! Key schema of the state-machine database.
+//!
+//! All integers are big-endian so that RocksDB's byte order is numeric order.
+//!
+//! | prefix | key                                   | value                    |
+//! |--------|---------------------------------------|--------------------------|
+//! | `0x00` | `meta/<name>`                         | last applied log id, membership, clock, id counters |
+//! | `q`    | queue name                            | [`QueueRecord`](super::catalog::QueueRecord) |
+//! | `d`    | action `0x00` request id              | [`DedupRecord`](super::dedup::DedupRecord) |
+//! | `e`    | expiry ms, action `0x00` request id   | empty (dedup expiry index) |
+
+/// Prefix of state-machine metadata keys.
+pub const META: u8 = 0x00;
+/// Prefix of queue records, keyed by queue name.
+pub const QUEUE: u8 = b'q';
+/// Prefix of request-dedup records.
+pub const DEDUP: u8 = b'd';
+/// Prefix of the dedup expiry index.
+pub const DEDUP_EXPIRY: u8 = b'e';
+
+pub const META_LAST_APPLIED: &[u8] = b"\x00meta/last_applied";
+pub const META_MEMBERSHIP: &[u8] = b"\x00meta/membership";
+pub const META_CLOCK: &[u8] = b"\x00meta/clock";
+pub const META_NEXT_QUEUE_ID: &[u8] = b"\x00meta/next_queue_id";
+
+/// Key of a queue record.
+pub fn queue(name: &str) -> Vec<u8> {
+    prefixed(QUEUE, &[name.as_bytes()])
+}
+
+/// Key of a dedup record: the action name scopes the request id.
+pub fn dedup(scope: &str, request_id: &str) -> Vec<u8> {
+    prefixed(DEDUP, &[scope.as_bytes(), &[0], request_id.as_bytes()])
+}
+
+/// Key of a dedup expiry index entry.
+pub fn dedup_expiry(expires_ms: u64, scope: &str, request_id: &str) -> Vec<u8> {
+    prefixed(
+        DEDUP_EXPIRY,
+        &[&expires_ms.to_be_bytes(), scope.as_bytes(), &[0], request_id.as_bytes()],
+    )
+}
+
+/// Splits a dedup expiry key into (expiry ms, dedup record key).
+pub fn parse_dedup_expiry(key: &[u8]) -> Option<(u64, Vec<u8>)> {
+    let rest = key.strip_prefix(&[DEDUP_EXPIRY])?;
+    let ms = u64::from_be_bytes(rest.get(..8)?.try_into().ok()?);
+    Some((ms, prefixed(DEDUP, &[&rest[8..]])))
+}
+
+/// The exclusive upper bound of all keys starting with `prefix`.
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0xff; prefix.len() + 1]
+}
+
+fn prefixed(prefix: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let len = 1 + parts.iter().map(|p| p.len()).sum::<usize>();
+    let mut key = Vec::with_capacity(len);
+    key.push(prefix);
+    for part in parts {
+        key.extend_from_slice(part);
+    }
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_keys_sort_by_time_and_parse_back() {
+        let a = dedup_expiry(5, "SendMessage", "r1");
+        let b = dedup_expiry(256, "CreateQueue", "r0");
+        assert!(a < b);
+        assert_eq!(parse_dedup_expiry(&a), Some((5, dedup("SendMessage", "r1"))));
+        assert_eq!(parse_dedup_expiry(b"q"), None);
+    }
+
+    #[test]
+    fn prefix_end_bounds_every_key_with_the_prefix() {
+        assert_eq!(prefix_end(b"q"), b"r".to_vec());
+        assert_eq!(prefix_end(&[b'a', 0xff]), b"b".to_vec());
+        assert!(queue("zzz") < prefix_end(&[QUEUE]));
+    }
+}

@@ -1,0 +1,10 @@
+//! The deterministic SQS state machine: commands, their apply logic and reads.
+
+pub mod apply;
+pub mod attributes;
+pub mod catalog;
+pub mod command;
+pub mod dedup;
+pub mod keys;
+pub mod read;
+pub mod txn;

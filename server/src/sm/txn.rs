@@ -1,0 +1,205 @@
+//! A write transaction over the state-machine database for one apply round.
+//!
+//! Writes go into a RocksDB `WriteBatch` and into an in-memory overlay, so that later
+//! entries of the same round read what earlier ones wrote. The round commits as one
+//! batch together with the last-applied log id, which makes an apply round atomic.
+
+use rocksdb::{DB, Direction, IteratorMode, ReadOptions, WriteBatch};
+use std::collections::BTreeMap;
+use std::io;
+
+/// Reads of the state: implemented by [`Txn`] (reads its own writes) and by plain
+/// database snapshots for read-only queries.
+pub trait StateRead {
+    /// The value stored under `key`.
+    fn get(&self, key: &[u8]) -> io::Result<Option<Vec<u8>>>;
+
+    /// Up to `limit` entries with `start <= key < end`, in key order.
+    fn scan(&self, start: &[u8], end: &[u8], limit: usize) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>>;
+}
+
+/// Pending writes of an apply round.
+pub struct Txn<'db> {
+    db: &'db DB,
+    overlay: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Ranges deleted in this round; they hide stored keys (not later pending writes).
+    tombstones: Vec<(Vec<u8>, Vec<u8>)>,
+    batch: WriteBatch,
+}
+
+impl<'db> Txn<'db> {
+    pub fn new(db: &'db DB) -> Self {
+        Txn {
+            db,
+            overlay: BTreeMap::new(),
+            tombstones: Vec::new(),
+            batch: WriteBatch::default(),
+        }
+    }
+
+    pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.batch.put(&key, &value);
+        self.overlay.insert(key, Some(value));
+    }
+
+    pub fn delete(&mut self, key: Vec<u8>) {
+        self.batch.delete(&key);
+        self.overlay.insert(key, None);
+    }
+
+    /// Deletes every key in `[start, end)`, including keys written earlier in this round.
+    pub fn delete_range(&mut self, start: &[u8], end: &[u8]) {
+        self.batch.delete_range(start, end);
+        for (_, v) in self.overlay.range_mut(start.to_vec()..end.to_vec()) {
+            *v = None;
+        }
+        self.tombstones.push((start.to_vec(), end.to_vec()));
+    }
+
+    /// Whether a key stored in the database was deleted by a range delete of this round.
+    fn hidden(&self, key: &[u8]) -> bool {
+        self.tombstones.iter().any(|(s, e)| s.as_slice() <= key && key < e.as_slice())
+    }
+
+    /// Consumes the transaction, returning the batch to write.
+    pub fn into_batch(self) -> WriteBatch {
+        self.batch
+    }
+}
+
+impl StateRead for Txn<'_> {
+    fn get(&self, key: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        match self.overlay.get(key) {
+            Some(v) => Ok(v.clone()),
+            None if self.hidden(key) => Ok(None),
+            None => self.db.get(key).map_err(storage_err),
+        }
+    }
+
+    fn scan(&self, start: &[u8], end: &[u8], limit: usize) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut out = Vec::new();
+        let mut pending = self.overlay.range(start.to_vec()..end.to_vec()).peekable();
+        let mut iter_opts = ReadOptions::default();
+        iter_opts.set_iterate_upper_bound(end.to_vec());
+        let mut stored = self
+            .db
+            .iterator_opt(IteratorMode::From(start, Direction::Forward), iter_opts)
+            .peekable();
+        while out.len() < limit {
+            let next_stored = match stored.peek() {
+                Some(Ok((k, _))) => Some(k.clone()),
+                Some(Err(e)) => return Err(storage_err(e.clone())),
+                None => None,
+            };
+            let next_pending = pending.peek().map(|(k, _)| (*k).clone());
+            match (next_stored, next_pending) {
+                (None, None) => break,
+                (Some(sk), Some(pk)) if pk <= sk.to_vec() => {
+                    if pk == sk.to_vec() {
+                        stored.next();
+                    }
+                    let (k, v) = pending.next().expect("peeked");
+                    if let Some(v) = v {
+                        out.push((k.clone(), v.clone()));
+                    }
+                }
+                (None, Some(_)) => {
+                    let (k, v) = pending.next().expect("peeked");
+                    if let Some(v) = v {
+                        out.push((k.clone(), v.clone()));
+                    }
+                }
+                (Some(_), _) => {
+                    let (k, v) = stored.next().expect("peeked").map_err(storage_err)?;
+                    if !self.hidden(&k) {
+                        out.push((k.to_vec(), v.to_vec()));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Read-only view of the database for queries outside apply.
+pub struct DbRead<'db>(pub &'db DB);
+
+impl StateRead for DbRead<'_> {
+    fn get(&self, key: &[u8]) -> io::Result<Option<Vec<u8>>> {
+        self.0.get(key).map_err(storage_err)
+    }
+
+    fn scan(&self, start: &[u8], end: &[u8], limit: usize) -> io::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut iter_opts = ReadOptions::default();
+        iter_opts.set_iterate_upper_bound(end.to_vec());
+        self.0
+            .iterator_opt(IteratorMode::From(start, Direction::Forward), iter_opts)
+            .take(limit)
+            .map(|item| item.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(storage_err))
+            .collect()
+    }
+}
+
+/// Wraps a RocksDB error as an I/O error with context.
+pub fn storage_err(e: rocksdb::Error) -> io::Error {
+    io::Error::other(format!("rocksdb: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(dir: &std::path::Path) -> DB {
+        let mut opts = rocksdb::Options::default();
+        opts.create_if_missing(true);
+        DB::open(&opts, dir).unwrap()
+    }
+
+    #[test]
+    fn scan_merges_pending_writes_and_deletes_with_stored_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(dir.path());
+        for k in ["a", "c", "e", "g"] {
+            db.put(k, format!("db-{k}")).unwrap();
+        }
+        let mut txn = Txn::new(&db);
+        txn.put(b"b".to_vec(), b"tx-b".to_vec());
+        txn.put(b"c".to_vec(), b"tx-c".to_vec());
+        txn.delete(b"e".to_vec());
+        txn.put(b"h".to_vec(), b"tx-h".to_vec());
+        let all = txn.scan(b"a", b"z", 100).unwrap();
+        let view: Vec<(String, String)> = all
+            .into_iter()
+            .map(|(k, v)| (String::from_utf8(k).unwrap(), String::from_utf8(v).unwrap()))
+            .collect();
+        assert_eq!(
+            view,
+            vec![
+                ("a".into(), "db-a".into()),
+                ("b".into(), "tx-b".into()),
+                ("c".into(), "tx-c".into()),
+                ("g".into(), "db-g".into()),
+                ("h".into(), "tx-h".into()),
+            ]
+        );
+        assert_eq!(txn.scan(b"b", b"g", 2).unwrap().len(), 2);
+        assert_eq!(txn.get(b"e").unwrap(), None);
+        assert_eq!(txn.get(b"a").unwrap(), Some(b"db-a".to_vec()));
+    }
+
+    #[test]
+    fn delete_range_hides_stored_and_pending_keys_then_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(dir.path());
+        db.put("k1", "1").unwrap();
+        db.put("k3", "3").unwrap();
+        db.put("z", "z").unwrap();
+        let mut txn = Txn::new(&db);
+        txn.put(b"k2".to_vec(), b"2".to_vec());
+        txn.delete_range(b"k", b"l");
+        assert!(txn.scan(b"k", b"l", 10).unwrap().is_empty());
+        assert_eq!(txn.get(b"z").unwrap(), Some(b"z".to_vec()));
+        db.write(txn.into_batch()).unwrap();
+        assert_eq!(DbRead(&db).scan(b"a", b"zz", 10).unwrap().len(), 1);
+    }
+}
