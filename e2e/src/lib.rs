@@ -1,1 +1,3 @@
 //! Test and tooling support for running real sqsraft clusters on loopback.
+
+pub mod cluster;

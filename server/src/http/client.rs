@@ -7,7 +7,7 @@ use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
 use hyper::body::Frame;
 use hyper_util::client::legacy::{Client, connect::HttpConnector};
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use std::io;
 use std::time::Duration;
 
@@ -43,6 +43,8 @@ impl InternalClient {
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(Duration::from_secs(2)));
         let client = Client::builder(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .pool_timer(TokioTimer::new())
             .http2_only(true)
             .http2_initial_stream_window_size(4 << 20)
             .http2_initial_connection_window_size(8 << 20)
@@ -99,20 +101,31 @@ impl InternalClient {
             reason: format!("bad request: {e}"),
         })?;
         let call = async {
-            let response = self.client.request(request).await.map_err(|e| CallError::Unreachable {
-                addr: addr.to_string(),
-                reason: e.to_string(),
-            })?;
+            let response =
+                self.client
+                    .request(request)
+                    .await
+                    .map_err(|e| CallError::Unreachable {
+                        addr: addr.to_string(),
+                        reason: e.to_string(),
+                    })?;
             let status = response.status();
-            let body = response.into_body().collect().await.map_err(|e| CallError::Unreachable {
-                addr: addr.to_string(),
-                reason: format!("reading response: {e}"),
-            })?;
+            let body =
+                response
+                    .into_body()
+                    .collect()
+                    .await
+                    .map_err(|e| CallError::Unreachable {
+                        addr: addr.to_string(),
+                        reason: format!("reading response: {e}"),
+                    })?;
             Ok((status, body.to_bytes()))
         };
-        tokio::time::timeout(timeout, call).await.map_err(|_| CallError::Timeout {
-            addr: addr.to_string(),
-            timeout,
-        })?
+        tokio::time::timeout(timeout, call)
+            .await
+            .map_err(|_| CallError::Timeout {
+                addr: addr.to_string(),
+                timeout,
+            })?
     }
 }

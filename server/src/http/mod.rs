@@ -1,3 +1,8 @@
 //! HTTP plumbing: the public SQS port, the internal port and the internal client.
 
+pub mod admin;
 pub mod client;
+pub mod edge;
+pub mod internal;
+pub mod serve;
+pub mod sqs;

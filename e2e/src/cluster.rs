@@ -1,0 +1,426 @@
+//! A real multi-process sqsraft cluster on 127.0.0.1: start, initialize, inspect, and
+//! inject faults (kill -9, SIGSTOP/SIGCONT, restart on the same data dir).
+
+use anyhow::{Context, Result, anyhow, bail};
+use sqsraft_server::admin_types::{ClusterStatus, InitRequest, Member};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Access key of the generated development credentials.
+pub const DEV_ACCESS_KEY: &str = "AKIDSQSRAFTLOCAL";
+/// Secret key of the generated development credentials.
+pub const DEV_SECRET_KEY: &str = "sqsraft-local-secret-key";
+
+/// How a cluster is laid out.
+#[derive(Debug, Clone)]
+pub struct ClusterSpec {
+    pub nodes: u64,
+    /// Node i (1-based) gets SQS port `base_port + 10·(i−1)` and internal port one above.
+    pub base_port: u16,
+    pub data_dir: PathBuf,
+    /// Credentials file; `None` generates the development file in the data dir.
+    pub credentials_file: Option<PathBuf>,
+    /// Extra flags passed to every server.
+    pub extra_args: Vec<String>,
+}
+
+/// One server process (or the place it will run again after a kill).
+pub struct NodeProc {
+    pub id: u64,
+    pub sqs_port: u16,
+    pub internal_port: u16,
+    pub data_dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl NodeProc {
+    /// `http://127.0.0.1:<sqs port>`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.sqs_port)
+    }
+
+    /// `127.0.0.1:<internal port>`.
+    pub fn internal_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.internal_port)
+    }
+
+    /// OS process id while running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+}
+
+/// A running cluster; dropping it kills every process it started.
+pub struct Cluster {
+    pub spec: ClusterSpec,
+    pub nodes: Vec<NodeProc>,
+    pub credentials_file: PathBuf,
+    pub token_file: PathBuf,
+    server_bin: PathBuf,
+}
+
+/// Finds the `sqsraft-server` binary: `$SQSRAFT_SERVER_BIN`, or next to the running
+/// executable's target directory (build it with `cargo build -p sqsraft-server`).
+pub fn server_binary() -> Result<PathBuf> {
+    if let Ok(path) = std::env::var("SQSRAFT_SERVER_BIN") {
+        return Ok(PathBuf::from(path));
+    }
+    let exe = std::env::current_exe().context("locate current executable")?;
+    for dir in exe.ancestors().skip(1).take(3) {
+        let candidate = dir.join("sqsraft-server");
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    bail!(
+        "sqsraft-server binary not found next to {}; run `cargo build -p sqsraft-server` or set SQSRAFT_SERVER_BIN",
+        exe.display()
+    )
+}
+
+fn write_if_missing(path: &Path, contents: impl FnOnce() -> String) -> Result<()> {
+    if !path.exists() {
+        fs::write(path, contents()).with_context(|| format!("write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+impl Cluster {
+    /// Starts every node of `spec` and initializes the cluster (a no-op on a data dir that
+    /// already holds one). Returns once a leader exists and every node is a member.
+    pub fn start(spec: ClusterSpec) -> Result<Cluster> {
+        let cluster = Cluster::launch(spec)?;
+        cluster.initialize()?;
+        cluster.wait_for_members(Duration::from_secs(30))?;
+        Ok(cluster)
+    }
+
+    /// Starts the processes without initializing.
+    pub fn launch(spec: ClusterSpec) -> Result<Cluster> {
+        fs::create_dir_all(&spec.data_dir)
+            .with_context(|| format!("create {}", spec.data_dir.display()))?;
+        let credentials_file = match &spec.credentials_file {
+            Some(f) => f.clone(),
+            None => {
+                let f = spec.data_dir.join("credentials.json");
+                write_if_missing(&f, || {
+                    serde_json::json!({"credentials": [{"accessKeyId": DEV_ACCESS_KEY, "secretAccessKey": DEV_SECRET_KEY}]})
+                        .to_string()
+                })?;
+                f
+            }
+        };
+        let token_file = spec.data_dir.join("cluster-token");
+        write_if_missing(&token_file, || format!("{:032x}", rand::random::<u128>()))?;
+        let nodes = (1..=spec.nodes)
+            .map(|id| {
+                let offset = u16::try_from(10 * (id - 1)).expect("port offset");
+                NodeProc {
+                    id,
+                    sqs_port: spec.base_port + offset,
+                    internal_port: spec.base_port + offset + 1,
+                    data_dir: spec.data_dir.join(format!("node-{id}")),
+                    child: None,
+                }
+            })
+            .collect();
+        let mut cluster = Cluster {
+            spec,
+            nodes,
+            credentials_file,
+            token_file,
+            server_bin: server_binary()?,
+        };
+        for i in 0..cluster.nodes.len() {
+            cluster.spawn(i)?;
+        }
+        for i in 0..cluster.nodes.len() {
+            cluster.wait_healthy(i, Duration::from_secs(30))?;
+        }
+        Ok(cluster)
+    }
+
+    fn index(&self, id: u64) -> Result<usize> {
+        self.nodes
+            .iter()
+            .position(|n| n.id == id)
+            .ok_or_else(|| anyhow!("no node {id}"))
+    }
+
+    /// Adds a node process (not yet a member) with the next id and ports.
+    pub fn add_node(&mut self) -> Result<u64> {
+        let id = self.nodes.iter().map(|n| n.id).max().unwrap_or(0) + 1;
+        let offset = u16::try_from(10 * (id - 1)).context("port offset")?;
+        self.nodes.push(NodeProc {
+            id,
+            sqs_port: self.spec.base_port + offset,
+            internal_port: self.spec.base_port + offset + 1,
+            data_dir: self.spec.data_dir.join(format!("node-{id}")),
+            child: None,
+        });
+        let i = self.nodes.len() - 1;
+        self.spawn(i)?;
+        self.wait_healthy(i, Duration::from_secs(30))?;
+        Ok(id)
+    }
+
+    fn spawn(&mut self, i: usize) -> Result<()> {
+        let node = &self.nodes[i];
+        fs::create_dir_all(&node.data_dir)?;
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(node.data_dir.with_extension("log"))
+            .context("open node log")?;
+        let child = Command::new(&self.server_bin)
+            .arg("--node-id")
+            .arg(node.id.to_string())
+            .arg("--data-dir")
+            .arg(&node.data_dir)
+            .arg("--sqs-listen")
+            .arg(format!("127.0.0.1:{}", node.sqs_port))
+            .arg("--internal-listen")
+            .arg(node.internal_addr())
+            .arg("--credentials-file")
+            .arg(&self.credentials_file)
+            .arg("--cluster-token-file")
+            .arg(&self.token_file)
+            .args(&self.spec.extra_args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("spawn {}", self.server_bin.display()))?;
+        self.nodes[i].child = Some(child);
+        Ok(())
+    }
+
+    fn wait_healthy(&mut self, i: usize, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        let url = format!("{}/healthz", self.nodes[i].endpoint());
+        while Instant::now() < deadline {
+            if let Some(child) = self.nodes[i].child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                self.nodes[i].child = None;
+                bail!(
+                    "node {} exited during start-up ({status}); see {}.log",
+                    self.nodes[i].id,
+                    self.nodes[i].data_dir.display()
+                );
+            }
+            if ureq::get(&url).call().is_ok() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        bail!("node {} not healthy within {timeout:?}", self.nodes[i].id)
+    }
+
+    /// The members of the configured cluster.
+    pub fn members(&self) -> Vec<Member> {
+        self.nodes
+            .iter()
+            .map(|n| Member {
+                node_id: n.id,
+                addr: n.internal_addr(),
+            })
+            .collect()
+    }
+
+    /// Calls `POST /admin/init` on the first node (repeatable).
+    pub fn initialize(&self) -> Result<ClusterStatus> {
+        let first = self.nodes.first().ok_or_else(|| anyhow!("empty cluster"))?;
+        self.admin_post(
+            first.id,
+            "/admin/init",
+            &InitRequest {
+                members: self.members(),
+            },
+        )
+    }
+
+    fn token(&self) -> Result<String> {
+        Ok(fs::read_to_string(&self.token_file)?.trim().to_string())
+    }
+
+    /// POSTs a JSON admin call to node `id` and decodes the `ClusterStatus` reply.
+    pub fn admin_post<T: serde::Serialize>(
+        &self,
+        id: u64,
+        path: &str,
+        body: &T,
+    ) -> Result<ClusterStatus> {
+        let node = &self.nodes[self.index(id)?];
+        let url = format!("http://{}{path}", node.internal_addr());
+        let mut response = ureq::post(&url)
+            .config()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .header("authorization", format!("Bearer {}", self.token()?))
+            .send_json(body)
+            .with_context(|| format!("POST {url}"))?;
+        let status = response.status();
+        let text = response.body_mut().read_to_string()?;
+        if !status.is_success() {
+            bail!("POST {url} -> {status}: {text}");
+        }
+        serde_json::from_str(&text).with_context(|| format!("decode reply of {url}"))
+    }
+
+    /// `GET /cluster` of node `id`.
+    pub fn status(&self, id: u64) -> Result<ClusterStatus> {
+        let node = &self.nodes[self.index(id)?];
+        let url = format!("{}/cluster", node.endpoint());
+        let text = ureq::get(&url)
+            .config()
+            .timeout_global(Some(Duration::from_secs(2)))
+            .build()
+            .call()?
+            .body_mut()
+            .read_to_string()?;
+        Ok(serde_json::from_str(&text)?)
+    }
+
+    /// Waits until some running node reports itself leader; returns its id.
+    pub fn wait_for_leader(&self, timeout: Duration) -> Result<u64> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            for node in self.nodes.iter().filter(|n| n.is_running()) {
+                if let Ok(s) = self.status(node.id)
+                    && s.leader_id == Some(s.node_id)
+                {
+                    return Ok(s.node_id);
+                }
+            }
+            if Instant::now() >= deadline {
+                bail!("no leader within {timeout:?}");
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// Waits until a leader exists and every running node reports the same leader and is
+    /// a member of the cluster.
+    pub fn wait_for_members(&self, timeout: Duration) -> Result<u64> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(leader) =
+                self.wait_for_leader(deadline.saturating_duration_since(Instant::now()))
+            {
+                let agreed = self.nodes.iter().filter(|n| n.is_running()).all(|n| {
+                    self.status(n.id).is_ok_and(|s| {
+                        s.leader_id == Some(leader)
+                            && s.voters
+                                .iter()
+                                .chain(&s.learners)
+                                .any(|m| m.node_id == n.id)
+                    })
+                });
+                if agreed {
+                    return Ok(leader);
+                }
+            }
+            if Instant::now() >= deadline {
+                bail!("members did not agree on a leader within {timeout:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Sends `signal` to node `id`'s process.
+    pub fn signal(&self, id: u64, signal: i32) -> Result<()> {
+        let node = &self.nodes[self.index(id)?];
+        let pid = node
+            .pid()
+            .ok_or_else(|| anyhow!("node {id} is not running"))?;
+        // SAFETY: kill(2) on a pid this harness spawned and has not yet reaped.
+        if unsafe { libc::kill(pid as i32, signal) } != 0 {
+            bail!(
+                "kill({pid}, {signal}) failed: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+        Ok(())
+    }
+
+    /// kill -9 of node `id`; its data dir stays for a restart.
+    pub fn kill(&mut self, id: u64) -> Result<()> {
+        self.signal(id, libc::SIGKILL)?;
+        let i = self.index(id)?;
+        if let Some(mut child) = self.nodes[i].child.take() {
+            child.wait()?;
+        }
+        Ok(())
+    }
+
+    /// SIGSTOP: the process freezes with its sockets open.
+    pub fn pause(&self, id: u64) -> Result<()> {
+        self.signal(id, libc::SIGSTOP)
+    }
+
+    /// SIGCONT after [`Cluster::pause`].
+    pub fn resume(&self, id: u64) -> Result<()> {
+        self.signal(id, libc::SIGCONT)
+    }
+
+    /// Starts node `id` again on its data dir.
+    pub fn restart(&mut self, id: u64) -> Result<()> {
+        let i = self.index(id)?;
+        if self.nodes[i].is_running() {
+            bail!("node {id} is still running");
+        }
+        self.spawn(i)?;
+        self.wait_healthy(i, Duration::from_secs(30))
+    }
+
+    /// Sends SIGTERM to every node and waits for them to exit.
+    pub fn stop(&mut self) {
+        for node in &mut self.nodes {
+            if let Some(mut child) = node.child.take() {
+                // SAFETY: kill(2) on our own child process.
+                unsafe { libc::kill(child.id() as i32, libc::SIGCONT) };
+                unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while Instant::now() < deadline {
+                    if let Ok(Some(_)) = child.try_wait() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Finds a base port whose SQS and internal ports are free for `nodes` nodes, so test
+/// clusters running in parallel do not collide.
+pub fn free_base_port(nodes: u16) -> Result<u16> {
+    for _ in 0..200 {
+        let base = 20_000 + 10 * rand::random_range(0..4_000u16);
+        let free = (0..nodes).all(|i| {
+            let p = base + 10 * i;
+            std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()
+                && std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok()
+        });
+        if free {
+            return Ok(base);
+        }
+    }
+    bail!("no free port range found")
+}

@@ -1,0 +1,158 @@
+//! Server configuration: command-line flags, each with an `SQSRAFT_*` environment variable.
+
+use clap::{Parser, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// sqsraft-server: one replicated, SQS-compatible queue node.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "sqsraft-server", version, about)]
+pub struct Config {
+    /// Raft node id of this server (unique in the cluster, > 0).
+    #[arg(
+        long,
+        env = "SQSRAFT_NODE_ID",
+        required_unless_present = "node_id_from_hostname"
+    )]
+    pub node_id: Option<u64>,
+
+    /// Derive the node id from the host name's trailing ordinal (`name-N` → N+1), as in a
+    /// Kubernetes StatefulSet pod.
+    #[arg(long, env = "SQSRAFT_NODE_ID_FROM_HOSTNAME")]
+    pub node_id_from_hostname: bool,
+
+    /// Directory holding the Raft log, the state machine and snapshots.
+    #[arg(long, env = "SQSRAFT_DATA_DIR")]
+    pub data_dir: PathBuf,
+
+    /// Address of the SQS API and health endpoints.
+    #[arg(long, env = "SQSRAFT_SQS_LISTEN", default_value = "0.0.0.0:9324")]
+    pub sqs_listen: SocketAddr,
+
+    /// Address of the internal port (Raft, request forwarding, admin API).
+    #[arg(long, env = "SQSRAFT_INTERNAL_LISTEN", default_value = "0.0.0.0:9325")]
+    pub internal_listen: SocketAddr,
+
+    /// `host:port` peers use to reach this node's internal port. Defaults to
+    /// --internal-listen, which must then not be a wildcard address.
+    #[arg(long, env = "SQSRAFT_ADVERTISE_INTERNAL")]
+    pub advertise_internal: Option<String>,
+
+    /// JSON file of SigV4 credentials: {"credentials":[{"accessKeyId":..,"secretAccessKey":..}]}.
+    /// Re-read when it changes.
+    #[arg(long, env = "SQSRAFT_CREDENTIALS_FILE")]
+    pub credentials_file: PathBuf,
+
+    /// File holding the bearer token that authorizes admin API calls.
+    #[arg(long, env = "SQSRAFT_CLUSTER_TOKEN_FILE")]
+    pub cluster_token_file: PathBuf,
+
+    /// AWS region the SigV4 scope must name; also used in queue ARNs.
+    #[arg(long, env = "SQSRAFT_REGION", default_value = "us-east-1")]
+    pub region: String,
+
+    /// Account id shown in queue URLs and ARNs.
+    #[arg(long, env = "SQSRAFT_ACCOUNT_ID", default_value = "000000000000")]
+    pub account_id: String,
+
+    /// Log format.
+    #[arg(long, env = "SQSRAFT_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
+    /// Leader heartbeat interval in milliseconds.
+    #[arg(long, env = "SQSRAFT_HEARTBEAT_INTERVAL_MS", default_value_t = 100)]
+    pub heartbeat_interval_ms: u64,
+
+    /// Lower bound of the randomized election timeout in milliseconds.
+    #[arg(long, env = "SQSRAFT_ELECTION_TIMEOUT_MIN_MS", default_value_t = 500)]
+    pub election_timeout_min_ms: u64,
+
+    /// Upper bound of the randomized election timeout in milliseconds.
+    #[arg(long, env = "SQSRAFT_ELECTION_TIMEOUT_MAX_MS", default_value_t = 1000)]
+    pub election_timeout_max_ms: u64,
+
+    /// Build a snapshot after this many log entries since the last one.
+    #[arg(
+        long,
+        env = "SQSRAFT_SNAPSHOT_INTERVAL_ENTRIES",
+        default_value_t = 20_000
+    )]
+    pub snapshot_interval_entries: u64,
+
+    /// Log entries kept behind a snapshot, so slow followers catch up without one.
+    #[arg(long, env = "SQSRAFT_SNAPSHOT_KEEP_ENTRIES", default_value_t = 5_000)]
+    pub snapshot_keep_entries: u64,
+
+    /// How long a request may wait for a leader and retry across leader changes, in ms.
+    #[arg(long, env = "SQSRAFT_REQUEST_DEADLINE_MS", default_value_t = 15_000)]
+    pub request_deadline_ms: u64,
+}
+
+impl Config {
+    /// Checks cross-field rules and resolves derived values; the error is one line.
+    pub fn validate(mut self) -> Result<Self, String> {
+        if self.node_id.is_none() && self.node_id_from_hostname {
+            let host = hostname()?;
+            let ordinal: u64 = host
+                .rsplit('-')
+                .next()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| format!("host name {host:?} does not end in -<ordinal>"))?;
+            self.node_id = Some(ordinal + 1);
+        }
+        if self.node_id == Some(0) {
+            return Err("--node-id must be greater than 0".into());
+        }
+        if self.advertise_internal.is_none() {
+            if self.internal_listen.ip().is_unspecified() {
+                return Err(
+                    "--advertise-internal is required when --internal-listen is a wildcard address"
+                        .into(),
+                );
+            }
+            self.advertise_internal = Some(self.internal_listen.to_string());
+        }
+        if self.heartbeat_interval_ms == 0
+            || self.election_timeout_min_ms <= self.heartbeat_interval_ms
+        {
+            return Err(
+                "--election-timeout-min-ms must exceed --heartbeat-interval-ms (> 0)".into(),
+            );
+        }
+        if self.election_timeout_max_ms <= self.election_timeout_min_ms {
+            return Err("--election-timeout-max-ms must exceed --election-timeout-min-ms".into());
+        }
+        if self.region.is_empty() || self.account_id.is_empty() {
+            return Err("--region and --account-id must not be empty".into());
+        }
+        Ok(self)
+    }
+
+    /// The node id (resolved by [`Config::validate`]).
+    pub fn id(&self) -> u64 {
+        self.node_id.unwrap_or_default()
+    }
+
+    /// The advertised internal address (resolved by [`Config::validate`]).
+    pub fn advertise(&self) -> &str {
+        self.advertise_internal.as_deref().unwrap_or_default()
+    }
+}
+
+fn hostname() -> Result<String, String> {
+    if let Ok(h) = std::env::var("HOSTNAME")
+        && !h.is_empty()
+    {
+        return Ok(h);
+    }
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .map_err(|e| format!("cannot determine host name: {e}"))
+}

@@ -1,0 +1,94 @@
+//! The public port: health endpoints and the SQS API.
+
+use crate::http::serve::{json, respond};
+use crate::metrics::gauge;
+use crate::node::Node;
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use openraft::async_runtime::WatchReceiver;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Handles one request on the SQS port.
+pub async fn handle(
+    node: Arc<Node>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<Full<Bytes>> {
+    match (req.method().as_str(), req.uri().path()) {
+        ("GET", "/healthz") => respond(200, "text/plain", "ok\n"),
+        ("GET", "/readyz") => {
+            if node.ready() {
+                respond(200, "text/plain", "ready\n")
+            } else {
+                respond(503, "text/plain", "not ready\n")
+            }
+        }
+        ("GET", "/cluster") => json(200, &node.status()),
+        ("GET", "/metrics") => respond(200, "text/plain; version=0.0.4", render_metrics(&node)),
+        _ => crate::http::edge::handle(node, req, peer).await,
+    }
+}
+
+fn render_metrics(node: &Node) -> String {
+    let status = node.status();
+    let mut out = String::new();
+    gauge(
+        &mut out,
+        "sqsraft_raft_term",
+        "Current Raft term.",
+        status.term,
+    );
+    gauge(
+        &mut out,
+        "sqsraft_raft_is_leader",
+        "1 when this node is the leader.",
+        u8::from(status.leader_id == Some(status.node_id)),
+    );
+    gauge(
+        &mut out,
+        "sqsraft_raft_leader_id",
+        "Id of the known leader (0: none).",
+        status.leader_id.unwrap_or(0),
+    );
+    gauge(
+        &mut out,
+        "sqsraft_raft_last_log_index",
+        "Last log index.",
+        status.last_log_index.unwrap_or(0),
+    );
+    gauge(
+        &mut out,
+        "sqsraft_raft_applied_index",
+        "Last applied index.",
+        status.applied_index.unwrap_or(0),
+    );
+    let committed = node
+        .raft
+        .metrics()
+        .borrow_watched()
+        .local_committed
+        .map_or(0, |l| l.index);
+    gauge(
+        &mut out,
+        "sqsraft_raft_commit_index",
+        "Last committed index known here.",
+        committed,
+    );
+    gauge(
+        &mut out,
+        "sqsraft_raft_voters",
+        "Number of voters.",
+        status.voters.len(),
+    );
+    gauge(
+        &mut out,
+        "sqsraft_raft_lease_valid",
+        "1 while the leader lease is valid.",
+        u8::from(status.lease.valid),
+    );
+    node.metrics.render(&mut out);
+    out
+}

@@ -1,0 +1,332 @@
+//! A running node: the Raft handle, its stores, and how requests reach the leader.
+//!
+//! Any node accepts any request (DESIGN principle 3). Writes are proposed on the leader;
+//! a follower forwards the typed command to the leader's internal port. Every retry —
+//! after a leader change, a forward failure or a timeout with unknown outcome — re-sends
+//! the same command with the same request id until the request deadline, so the
+//! state machine's dedup table turns an ambiguous outcome into exactly-once.
+
+use crate::admin_types::{ClusterStatus, FollowerProgress, Lease, Member, Role};
+use crate::codec::{decode, encode};
+use crate::config::Config;
+use crate::error::{SqsError, SqsResult};
+use crate::http::client::InternalClient;
+use crate::metrics::RequestMetrics;
+use crate::raft::Raft;
+use crate::raft::state_machine::StateMachineStore;
+use crate::sm::command::{Command, CommandResult, Op, Output, ReadOp};
+use crate::sm::read::{self, ReadContext};
+use crate::sm::txn::DbRead;
+use bytes::Bytes;
+use openraft::Instant as _;
+use openraft::async_runtime::WatchReceiver;
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::{BasicNode, ReadPolicy, ServerState};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Internal path of forwarded writes.
+pub const FORWARD_WRITE: &str = "/forward/write";
+/// Internal path of forwarded reads.
+pub const FORWARD_READ: &str = "/forward/read";
+
+/// How often the leader proposes housekeeping (dedup expiry).
+const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(5);
+
+/// What a node answers to a forwarded request.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ForwardReply {
+    /// The request ran here; this is its result.
+    Done(CommandResult),
+    /// This node is not the leader; try the one named, if any.
+    NotLeader(Option<Member>),
+}
+
+/// Shared state of a running node.
+pub struct Node {
+    pub config: Config,
+    /// SigV4 verifier of SQS requests.
+    pub verifier: crate::auth::Verifier,
+    pub raft: Raft,
+    pub sm: StateMachineStore,
+    pub client: InternalClient,
+    pub metrics: RequestMetrics,
+}
+
+/// Current wall clock in Unix milliseconds.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+impl Node {
+    fn deadline(&self) -> Instant {
+        Instant::now() + Duration::from_millis(self.config.request_deadline_ms)
+    }
+
+    fn read_context(&self) -> ReadContext<'_> {
+        ReadContext {
+            region: &self.config.region,
+            account_id: &self.config.account_id,
+        }
+    }
+
+    /// Executes a write, forwarding to the leader and retrying the same command until the
+    /// request deadline.
+    pub async fn write(&self, command: Command) -> SqsResult<Output> {
+        let body = Bytes::from(encode(&command).map_err(|e| SqsError::internal(e.to_string()))?);
+        self.until_deadline(FORWARD_WRITE, body, || self.write_local(command.clone()))
+            .await
+    }
+
+    /// Executes a linearizable read on the leader (forwarding as needed).
+    pub async fn read(&self, op: ReadOp) -> SqsResult<Output> {
+        let body = Bytes::from(encode(&op).map_err(|e| SqsError::internal(e.to_string()))?);
+        self.until_deadline(FORWARD_READ, body, || self.read_local(op.clone()))
+            .await
+    }
+
+    /// Runs `local` when this node leads, forwards `body` to `path` on the leader
+    /// otherwise, and retries both until the deadline.
+    async fn until_deadline<F, Fut>(&self, path: &str, body: Bytes, local: F) -> SqsResult<Output>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = ForwardReply>,
+    {
+        let deadline = self.deadline();
+        let mut hint: Option<Member> = None;
+        let mut pause = Duration::from_millis(20);
+        loop {
+            let leader = match hint.take() {
+                Some(m) => Some(m),
+                None => self.leader(),
+            };
+            match leader {
+                Some(m) if m.node_id == self.config.id() => match local().await {
+                    ForwardReply::Done(result) => return result,
+                    ForwardReply::NotLeader(next) => hint = next,
+                },
+                Some(m) => {
+                    let remaining = deadline.saturating_duration_since(Instant::now());
+                    let timeout = remaining.min(Duration::from_secs(30));
+                    match self
+                        .client
+                        .post(&m.addr, path, &[], body.clone(), timeout)
+                        .await
+                    {
+                        Ok((status, bytes)) if status.is_success() => {
+                            match decode::<ForwardReply>(&bytes) {
+                                Ok(ForwardReply::Done(result)) => return result,
+                                Ok(ForwardReply::NotLeader(next)) => {
+                                    hint = next.filter(|n| n.node_id != m.node_id)
+                                }
+                                Err(e) => {
+                                    tracing::warn!(leader = m.node_id, error = %e, "bad forward reply")
+                                }
+                            }
+                        }
+                        Ok((status, _)) => {
+                            tracing::warn!(leader = m.node_id, %status, "forward rejected")
+                        }
+                        Err(e) => {
+                            tracing::debug!(leader = m.node_id, error = %e, "forward failed; retrying")
+                        }
+                    }
+                }
+                None => {}
+            }
+            if Instant::now() >= deadline {
+                return Err(SqsError::unavailable(
+                    "The cluster has no reachable leader; the request may be retried.",
+                ));
+            }
+            if hint.is_none() {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(200));
+            }
+        }
+    }
+
+    /// Proposes a command on this node, which believes it leads.
+    pub async fn write_local(&self, command: Command) -> ForwardReply {
+        match self.raft.client_write(command).await {
+            Ok(response) => ForwardReply::Done(response.data.0),
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+                ForwardReply::NotLeader(f.leader_id.zip(f.leader_node).map(|(node_id, node)| {
+                    Member {
+                        node_id,
+                        addr: node.addr,
+                    }
+                }))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "client write failed");
+                ForwardReply::NotLeader(None)
+            }
+        }
+    }
+
+    /// Serves a read on this node after confirming leadership (lease, else read index).
+    pub async fn read_local(&self, op: ReadOp) -> ForwardReply {
+        let confirmed = match self.raft.ensure_linearizable(ReadPolicy::LeaseRead).await {
+            Ok(_) => true,
+            Err(_) => self
+                .raft
+                .ensure_linearizable(ReadPolicy::ReadIndex)
+                .await
+                .is_ok(),
+        };
+        if !confirmed {
+            return ForwardReply::NotLeader(
+                self.leader().filter(|m| m.node_id != self.config.id()),
+            );
+        }
+        let db = self.sm.state_db().get();
+        let result = read::execute(&DbRead(&db), &self.read_context(), &op)
+            .unwrap_or_else(|e| Err(SqsError::internal(format!("read failed: {e}"))));
+        ForwardReply::Done(result)
+    }
+
+    /// The current leader as this node knows it.
+    pub fn leader(&self) -> Option<Member> {
+        let metrics = self.raft.metrics().borrow_watched().clone();
+        let id = metrics.current_leader?;
+        let node = metrics
+            .membership_config
+            .membership()
+            .get_node(&id)?
+            .clone();
+        Some(Member {
+            node_id: id,
+            addr: node.addr,
+        })
+    }
+
+    /// A snapshot of this node's view of the cluster (the `/cluster` document).
+    pub fn status(&self) -> ClusterStatus {
+        let m = self.raft.metrics().borrow_watched().clone();
+        let membership = m.membership_config.membership();
+        let member = |id: u64| Member {
+            node_id: id,
+            addr: membership
+                .get_node(&id)
+                .map(|n| n.addr.clone())
+                .unwrap_or_default(),
+        };
+        let voters: Vec<Member> = membership.voter_ids().map(member).collect();
+        let learners: Vec<Member> = membership.learner_ids().map(member).collect();
+        let role = match m.state {
+            ServerState::Leader => Role::Leader,
+            ServerState::Candidate => Role::Candidate,
+            ServerState::Learner => Role::Learner,
+            ServerState::Shutdown => Role::Shutdown,
+            ServerState::Follower if learners.iter().any(|l| l.node_id == m.id) => Role::Learner,
+            ServerState::Follower => Role::Follower,
+        };
+        let lease_ms = self.config.election_timeout_min_ms;
+        let since_quorum_ack = m
+            .last_quorum_acked
+            .as_ref()
+            .map(|t| t.elapsed().as_millis() as u64);
+        let lease = match (role, since_quorum_ack) {
+            (Role::Leader, Some(since)) if since < lease_ms => Lease {
+                valid: true,
+                expires_in_ms: Some(lease_ms - since),
+            },
+            _ => Lease {
+                valid: false,
+                expires_in_ms: None,
+            },
+        };
+        let last_log = m.last_log_index.unwrap_or(0);
+        let replication = m
+            .replication
+            .as_ref()
+            .map(|r| {
+                r.iter()
+                    .filter(|(id, _)| **id != m.id)
+                    .map(|(id, matched)| {
+                        let matched_index = matched.map(|l| l.index);
+                        FollowerProgress {
+                            node_id: *id,
+                            matched_index,
+                            lag: last_log.saturating_sub(matched_index.unwrap_or(0)),
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        ClusterStatus {
+            node_id: m.id,
+            role,
+            term: m.current_term,
+            leader_id: m.current_leader,
+            leader_addr: m
+                .current_leader
+                .and_then(|id| membership.get_node(&id).map(|n| n.addr.clone())),
+            initialized: !voters.is_empty(),
+            voters,
+            learners,
+            lease,
+            last_log_index: m.last_log_index,
+            applied_index: m.last_applied.map(|l| l.index),
+            replication,
+        }
+    }
+
+    /// Ready: a member of an initialized cluster with a known leader, applied up to what
+    /// this node knows is committed.
+    pub fn ready(&self) -> bool {
+        let m = self.raft.metrics().borrow_watched().clone();
+        let is_member = m.membership_config.membership().get_node(&m.id).is_some();
+        let applied = m.last_applied.map(|l| l.index);
+        let committed = m.local_committed.map(|l| l.index);
+        is_member && m.current_leader.is_some() && applied >= committed
+    }
+
+    /// While leading, periodically proposes housekeeping so expiry is replicated.
+    pub async fn housekeeping_loop(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(HOUSEKEEPING_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if self.raft.current_leader().await != Some(self.config.id()) {
+                continue;
+            }
+            let command = Command {
+                request_id: format!("housekeeping-{}-{}", self.config.id(), now_ms()),
+                time_ms: now_ms(),
+                op: Op::Housekeeping,
+            };
+            if let ForwardReply::NotLeader(_) = self.write_local(command).await {
+                tracing::debug!("housekeeping skipped: leadership moved");
+            }
+        }
+    }
+
+    /// The openraft node record of a member.
+    pub fn basic_node(addr: &str) -> BasicNode {
+        BasicNode {
+            addr: addr.to_string(),
+        }
+    }
+}
+
+/// openraft configuration derived from ours.
+pub fn raft_config(config: &Config) -> Result<openraft::Config, String> {
+    let raft = openraft::Config {
+        cluster_name: "sqsraft".into(),
+        heartbeat_interval: config.heartbeat_interval_ms,
+        election_timeout_min: config.election_timeout_min_ms,
+        election_timeout_max: config.election_timeout_max_ms,
+        snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(config.snapshot_interval_entries),
+        max_in_snapshot_log_to_keep: config.snapshot_keep_entries,
+        install_snapshot_timeout: 60_000,
+        ..Default::default()
+    };
+    raft.validate()
+        .map_err(|e| format!("raft configuration: {e}"))
+}
