@@ -95,8 +95,12 @@ impl ErrorCode {
     pub fn status(self) -> u16 {
         use ErrorCode::*;
         match self {
-            MissingAuthenticationToken | IncompleteSignature | InvalidClientTokenId | SignatureDoesNotMatch
-            | RequestExpired | AccessDenied => 403,
+            MissingAuthenticationToken
+            | IncompleteSignature
+            | InvalidClientTokenId
+            | SignatureDoesNotMatch
+            | RequestExpired
+            | AccessDenied => 403,
             InternalFailure => 500,
             ServiceUnavailable => 503,
             _ => 400,
@@ -105,7 +109,10 @@ impl ErrorCode {
 
     /// Whether the caller (`Sender`) or the service (`Receiver`) is at fault.
     pub fn sender_fault(self) -> bool {
-        !matches!(self, ErrorCode::InternalFailure | ErrorCode::ServiceUnavailable)
+        !matches!(
+            self,
+            ErrorCode::InternalFailure | ErrorCode::ServiceUnavailable
+        )
     }
 
     /// The code the Query protocol's `x-amzn-query-error` header and XML `Code` use.

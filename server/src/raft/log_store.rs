@@ -9,9 +9,11 @@
 use super::{Entry, LogId, TypeConfig, Vote};
 use crate::codec::{decode, encode};
 use crate::sm::txn::storage_err;
-use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
 use openraft::OptionalSend;
-use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, WriteBatch};
+use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
+use rocksdb::{
+    ColumnFamily, ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, WriteBatch,
+};
 use std::fmt::Debug;
 use std::io;
 use std::ops::{Bound, RangeBounds};
@@ -37,7 +39,8 @@ impl LogStore {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
-        let cfs = [CF_LOG, CF_META].map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
+        let cfs =
+            [CF_LOG, CF_META].map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
         let db = DB::open_cf_descriptors(&opts, dir, cfs)
             .map_err(|e| io::Error::other(format!("open raft log at {}: {e}", dir.display())))?;
         let db = Arc::new(db);
@@ -50,11 +53,15 @@ impl LogStore {
     }
 
     fn cf_log(&self) -> &ColumnFamily {
-        self.db.cf_handle(CF_LOG).expect("log column family is created on open")
+        self.db
+            .cf_handle(CF_LOG)
+            .expect("log column family is created on open")
     }
 
     fn cf_meta(&self) -> &ColumnFamily {
-        self.db.cf_handle(CF_META).expect("raft_meta column family is created on open")
+        self.db
+            .cf_handle(CF_META)
+            .expect("raft_meta column family is created on open")
     }
 
     fn get_meta<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> io::Result<Option<T>> {
@@ -84,7 +91,12 @@ fn flush_loop(db: &DB, rx: mpsc::Receiver<IOFlushed<TypeConfig>>) {
         pending.extend(rx.try_iter());
         let result = db.flush_wal(true).map_err(storage_err);
         for callback in pending {
-            callback.io_completed(result.as_ref().map(|_| ()).map_err(|e| io::Error::new(e.kind(), e.to_string())));
+            callback.io_completed(
+                result
+                    .as_ref()
+                    .map(|_| ())
+                    .map_err(|e| io::Error::new(e.kind(), e.to_string())),
+            );
         }
     }
 }
@@ -104,12 +116,17 @@ impl RaftLogReader<TypeConfig> for LogStore {
             Bound::Unbounded => 0,
         };
         let mut entries = Vec::new();
-        let iter = self
-            .db
-            .iterator_cf(self.cf_log(), IteratorMode::From(&index_key(start), Direction::Forward));
+        let iter = self.db.iterator_cf(
+            self.cf_log(),
+            IteratorMode::From(&index_key(start), Direction::Forward),
+        );
         for item in iter {
             let (key, value) = item.map_err(storage_err)?;
-            let index = u64::from_be_bytes(key.as_ref().try_into().map_err(|_| io::Error::other("bad log key"))?);
+            let index = u64::from_be_bytes(
+                key.as_ref()
+                    .try_into()
+                    .map_err(|_| io::Error::other("bad log key"))?,
+            );
             if !range.contains(&index) {
                 break;
             }
@@ -163,14 +180,22 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         Ok(self.get_meta::<Option<LogId>>(KEY_COMMITTED)?.flatten())
     }
 
-    async fn append<I>(&mut self, entries: I, callback: IOFlushed<TypeConfig>) -> Result<(), io::Error>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: IOFlushed<TypeConfig>,
+    ) -> Result<(), io::Error>
     where
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
         let mut batch = WriteBatch::default();
         for entry in entries {
-            batch.put_cf(self.cf_log(), index_key(entry.log_id.index), encode(&entry)?);
+            batch.put_cf(
+                self.cf_log(),
+                index_key(entry.log_id.index),
+                encode(&entry)?,
+            );
         }
         self.db.write(batch).map_err(storage_err)?;
         self.flusher

@@ -6,11 +6,13 @@ use super::{TypeConfig, Vote};
 use crate::codec::{decode, encode};
 use crate::http::client::{CallError, InternalClient};
 use bytes::Bytes;
-use openraft::error::{NetworkError, RPCError, ReplicationClosed, StreamingError, Timeout, Unreachable};
+use openraft::error::{
+    NetworkError, RPCError, ReplicationClosed, StreamingError, Timeout, Unreachable,
+};
 use openraft::network::{RPCOption, RPCTypes, RaftNetworkFactory};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest, TransferLeaderResponse,
-    VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
+    TransferLeaderResponse, VoteRequest, VoteResponse,
 };
 use openraft::{BasicNode, RaftNetworkV2};
 use serde::Serialize;
@@ -64,7 +66,8 @@ impl Peer {
             .post(&self.addr, path, &[], Bytes::from(body), ttl)
             .await
             .map_err(|e| self.rpc_error(e, action, ttl))?;
-        decode_remote(status, &bytes).map_err(|msg| RPCError::Network(NetworkError::from_string(msg)))
+        decode_remote(status, &bytes)
+            .map_err(|msg| RPCError::Network(NetworkError::from_string(msg)))
     }
 
     fn rpc_error(&self, e: CallError, action: RPCTypes, ttl: Duration) -> RPCError<TypeConfig> {
@@ -81,9 +84,15 @@ impl Peer {
 }
 
 /// Decodes a `RemoteResult` answer; any failure becomes a message.
-fn decode_remote<Resp: DeserializeOwned>(status: http::StatusCode, bytes: &[u8]) -> Result<Resp, String> {
+fn decode_remote<Resp: DeserializeOwned>(
+    status: http::StatusCode,
+    bytes: &[u8],
+) -> Result<Resp, String> {
     if !status.is_success() {
-        return Err(format!("status {status}: {}", String::from_utf8_lossy(bytes)));
+        return Err(format!(
+            "status {status}: {}",
+            String::from_utf8_lossy(bytes)
+        ));
     }
     let remote: RemoteResult<Resp> = decode(bytes).map_err(|e| e.to_string())?;
     remote
@@ -97,7 +106,8 @@ impl RaftNetworkV2<TypeConfig> for Peer {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
-        self.call((rpc::APPEND, RPCTypes::AppendEntries), &rpc, &option).await
+        self.call((rpc::APPEND, RPCTypes::AppendEntries), &rpc, &option)
+            .await
     }
 
     async fn vote(
@@ -113,7 +123,8 @@ impl RaftNetworkV2<TypeConfig> for Peer {
         rpc: VoteRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
-        self.call((rpc::PRE_VOTE, RPCTypes::Vote), &rpc, &option).await
+        self.call((rpc::PRE_VOTE, RPCTypes::Vote), &rpc, &option)
+            .await
     }
 
     async fn transfer_leader(
@@ -121,7 +132,12 @@ impl RaftNetworkV2<TypeConfig> for Peer {
         req: TransferLeaderRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<TransferLeaderResponse<TypeConfig>, RPCError<TypeConfig>> {
-        self.call((rpc::TRANSFER_LEADER, RPCTypes::TransferLeader), &req, &option).await
+        self.call(
+            (rpc::TRANSFER_LEADER, RPCTypes::TransferLeader),
+            &req,
+            &option,
+        )
+        .await
     }
 
     async fn full_snapshot(
@@ -154,7 +170,9 @@ impl RaftNetworkV2<TypeConfig> for Peer {
         let body = futures::stream::once(async move { Ok(header) }).chain(chunks);
         use futures::StreamExt;
         let ttl = option.hard_ttl().max(Duration::from_secs(600));
-        let send = self.client.post_stream(&self.addr, rpc::SNAPSHOT, body, ttl);
+        let send = self
+            .client
+            .post_stream(&self.addr, rpc::SNAPSHOT, body, ttl);
         tokio::select! {
             closed = cancel => Err(StreamingError::Closed(closed)),
             result = send => {

@@ -57,14 +57,26 @@ pub async fn handle(raft: &Raft, path: &str, body: &[u8]) -> io::Result<Vec<u8>>
         }
         TRANSFER_LEADER => {
             let req: TransferLeaderRequest<TypeConfig> = decode(body)?;
-            encode(&raft.handle_transfer_leader(req).await.map_err(|e| e.to_string()))
+            encode(
+                &raft
+                    .handle_transfer_leader(req)
+                    .await
+                    .map_err(|e| e.to_string()),
+            )
         }
-        other => Err(io::Error::new(io::ErrorKind::NotFound, format!("no raft rpc at {other}"))),
+        other => Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("no raft rpc at {other}"),
+        )),
     }
 }
 
 /// Receives a streamed snapshot into the snapshot directory, verifies it and installs it.
-pub async fn receive_snapshot<S, E>(raft: &Raft, sm: &StateMachineStore, mut body: S) -> io::Result<Vec<u8>>
+pub async fn receive_snapshot<S, E>(
+    raft: &Raft,
+    sm: &StateMachineStore,
+    mut body: S,
+) -> io::Result<Vec<u8>>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
@@ -89,7 +101,9 @@ where
                 }
             }
         }
-        let header = header.ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "snapshot without header"))?;
+        let header = header.ok_or_else(|| {
+            io::Error::new(io::ErrorKind::UnexpectedEof, "snapshot without header")
+        })?;
         file.sync_all().await?;
         drop(file);
         let verify_path = path.clone();
@@ -97,13 +111,19 @@ where
             .await
             .map_err(|e| io::Error::other(format!("verify task: {e}")))??;
         if meta != header.meta {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "snapshot metadata does not match its header"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "snapshot metadata does not match its header",
+            ));
         }
         let snapshot = Snapshot {
             meta,
             snapshot: SnapshotFile { path: path.clone() },
         };
-        let response = raft.install_full_snapshot(header.vote, snapshot).await.map_err(|e| e.to_string());
+        let response = raft
+            .install_full_snapshot(header.vote, snapshot)
+            .await
+            .map_err(|e| e.to_string());
         encode(&response)
     }
     .await;

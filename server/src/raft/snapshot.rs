@@ -51,7 +51,8 @@ impl SnapshotWriter {
     }
 
     fn write_chunk(&mut self, bytes: &[u8]) -> io::Result<()> {
-        let len = u32::try_from(bytes.len()).map_err(|_| io::Error::other("snapshot record too large"))?;
+        let len = u32::try_from(bytes.len())
+            .map_err(|_| io::Error::other("snapshot record too large"))?;
         self.write_raw(&len.to_le_bytes())?;
         self.write_raw(bytes)
     }
@@ -98,7 +99,9 @@ impl SnapshotReader {
         if &magic != MAGIC {
             return Err(corrupt(path, "bad magic"));
         }
-        let meta = reader.read_chunk()?.ok_or_else(|| corrupt(path, "missing metadata"))?;
+        let meta = reader
+            .read_chunk()?
+            .ok_or_else(|| corrupt(path, "missing metadata"))?;
         reader.meta = decode(&meta)?;
         Ok(reader)
     }
@@ -109,7 +112,9 @@ impl SnapshotReader {
     }
 
     fn read_raw(&mut self, buf: &mut [u8]) -> io::Result<()> {
-        self.input.read_exact(buf).map_err(|e| ctx(e, "read", &self.path))?;
+        self.input
+            .read_exact(buf)
+            .map_err(|e| ctx(e, "read", &self.path))?;
         self.crc.update(buf);
         Ok(())
     }
@@ -135,13 +140,17 @@ impl SnapshotReader {
         let Some(key) = self.read_chunk()? else {
             let expected = self.crc.clone().finalize();
             let mut stored = [0u8; 4];
-            self.input.read_exact(&mut stored).map_err(|e| ctx(e, "read", &self.path))?;
+            self.input
+                .read_exact(&mut stored)
+                .map_err(|e| ctx(e, "read", &self.path))?;
             if u32::from_le_bytes(stored) != expected {
                 return Err(corrupt(&self.path, "checksum mismatch"));
             }
             return Ok(None);
         };
-        let value = self.read_chunk()?.ok_or_else(|| corrupt(&self.path, "record without value"))?;
+        let value = self
+            .read_chunk()?
+            .ok_or_else(|| corrupt(&self.path, "record without value"))?;
         Ok(Some((key, value)))
     }
 }
@@ -200,7 +209,9 @@ pub fn remove_temporary(dir: &Path) -> io::Result<()> {
 
 /// Fsyncs a directory so that renames inside it are durable.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| ctx(e, "sync", dir))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| ctx(e, "sync", dir))
 }
 
 fn ctx(e: io::Error, what: &str, path: &Path) -> io::Error {
@@ -208,7 +219,10 @@ fn ctx(e: io::Error, what: &str, path: &Path) -> io::Error {
 }
 
 fn corrupt(path: &Path, why: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, format!("snapshot {} is corrupt: {why}", path.display()))
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("snapshot {} is corrupt: {why}", path.display()),
+    )
 }
 
 #[cfg(test)]
@@ -221,7 +235,8 @@ mod tests {
         let meta = SnapshotMeta::default();
         let mut w = SnapshotWriter::create(dir.path(), &meta).unwrap();
         for i in 0..1000u32 {
-            w.record(&i.to_be_bytes(), format!("value-{i}").as_bytes()).unwrap();
+            w.record(&i.to_be_bytes(), format!("value-{i}").as_bytes())
+                .unwrap();
         }
         let dest = dir.path().join(file_name(&meta));
         w.finish(&dest).unwrap();

@@ -39,7 +39,10 @@ pub struct StateDb {
 impl StateDb {
     /// The database to read now.
     pub fn get(&self) -> Arc<DB> {
-        self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn replace(&self, db: Arc<DB>) {
@@ -81,11 +84,18 @@ impl StateMachineStore {
                 write_current(&sm_dir, "db-0")?;
                 "db-0".to_string()
             }
-            Err(e) => return Err(io::Error::new(e.kind(), format!("read {}/CURRENT: {e}", sm_dir.display()))),
+            Err(e) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("read {}/CURRENT: {e}", sm_dir.display()),
+                ));
+            }
         };
         for entry in fs::read_dir(&sm_dir)? {
             let path = entry?.path();
-            if path.is_dir() && path.file_name().and_then(|n| n.to_str()) != Some(current_name.as_str()) {
+            if path.is_dir()
+                && path.file_name().and_then(|n| n.to_str()) != Some(current_name.as_str())
+            {
                 fs::remove_dir_all(&path)?;
             }
         }
@@ -100,8 +110,12 @@ impl StateMachineStore {
             snapshot_dir,
             applied_tx: Arc::new(watch::channel(0).0),
         };
-        let applied = store.read_meta::<Option<LogId>>(keys::META_LAST_APPLIED)?.flatten();
-        store.applied_tx.send_replace(applied.map_or(0, |id| id.index));
+        let applied = store
+            .read_meta::<Option<LogId>>(keys::META_LAST_APPLIED)?
+            .flatten();
+        store
+            .applied_tx
+            .send_replace(applied.map_or(0, |id| id.index));
         Ok(store)
     }
 
@@ -116,12 +130,21 @@ impl StateMachineStore {
     }
 
     fn read_meta<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> io::Result<Option<T>> {
-        self.db.get().get(key).map_err(storage_err)?.map(|b| decode(&b)).transpose()
+        self.db
+            .get()
+            .get(key)
+            .map_err(storage_err)?
+            .map(|b| decode(&b))
+            .transpose()
     }
 
     fn next_db_name(&self) -> io::Result<String> {
         let current = fs::read_to_string(self.sm_dir.join(CURRENT))?;
-        let n: u64 = current.trim().trim_start_matches("db-").parse().unwrap_or(0);
+        let n: u64 = current
+            .trim()
+            .trim_start_matches("db-")
+            .parse()
+            .unwrap_or(0);
         Ok(format!("db-{}", n + 1))
     }
 
@@ -165,7 +188,8 @@ impl StateMachineStore {
 
     /// Path where the network layer should stream an incoming snapshot.
     pub fn incoming_snapshot_path(&self) -> PathBuf {
-        self.snapshot_dir.join(format!("incoming-{}.part", rand::random::<u64>()))
+        self.snapshot_dir
+            .join(format!("incoming-{}.part", rand::random::<u64>()))
     }
 }
 
@@ -232,7 +256,9 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
     type SnapshotBuilder = Self;
 
     async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), io::Error> {
-        let applied = self.read_meta::<Option<LogId>>(keys::META_LAST_APPLIED)?.flatten();
+        let applied = self
+            .read_meta::<Option<LogId>>(keys::META_LAST_APPLIED)?
+            .flatten();
         let membership = self.read_meta(keys::META_MEMBERSHIP)?.unwrap_or_default();
         Ok((applied, membership))
     }
@@ -270,7 +296,10 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         let Some(last_applied) = last_applied else {
             return Ok(());
         };
-        txn.put(keys::META_LAST_APPLIED.to_vec(), encode(&Some(last_applied))?);
+        txn.put(
+            keys::META_LAST_APPLIED.to_vec(),
+            encode(&Some(last_applied))?,
+        );
         txn.put(keys::META_CLOCK.to_vec(), encode(&clock)?);
         if let Some(membership) = membership {
             txn.put(keys::META_MEMBERSHIP.to_vec(), encode(&membership)?);
@@ -287,7 +316,11 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         self.clone()
     }
 
-    async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: SnapshotFile) -> Result<(), io::Error> {
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        snapshot: SnapshotFile,
+    ) -> Result<(), io::Error> {
         let this = self.clone();
         let meta = meta.clone();
         tokio::task::spawn_blocking(move || this.install_from_file(&meta, &snapshot.path))
@@ -295,7 +328,9 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             .map_err(|e| io::Error::other(format!("install snapshot task: {e}")))?
     }
 
-    async fn get_current_snapshot(&mut self) -> Result<Option<SnapshotOf<TypeConfig, SnapshotFile>>, io::Error> {
+    async fn get_current_snapshot(
+        &mut self,
+    ) -> Result<Option<SnapshotOf<TypeConfig, SnapshotFile>>, io::Error> {
         let Some(path) = snapshot::newest(&self.snapshot_dir)? else {
             return Ok(None);
         };
@@ -307,7 +342,10 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
     }
 }
 
-fn txn_get_meta<T: serde::de::DeserializeOwned>(txn: &Txn<'_>, key: &[u8]) -> io::Result<Option<T>> {
+fn txn_get_meta<T: serde::de::DeserializeOwned>(
+    txn: &Txn<'_>,
+    key: &[u8],
+) -> io::Result<Option<T>> {
     use crate::sm::txn::StateRead;
     txn.get(key)?.map(|b| decode(&b)).transpose()
 }

@@ -41,16 +41,27 @@ struct Rule {
 }
 
 const RULES: &[Rule] = &[
-    Rule { name: "DelaySeconds", kind: Kind::Int { min: 0, max: 900 }, scope: Scope::Any, default: Some("0") },
+    Rule {
+        name: "DelaySeconds",
+        kind: Kind::Int { min: 0, max: 900 },
+        scope: Scope::Any,
+        default: Some("0"),
+    },
     Rule {
         name: "MaximumMessageSize",
-        kind: Kind::Int { min: 1024, max: 1_048_576 },
+        kind: Kind::Int {
+            min: 1024,
+            max: 1_048_576,
+        },
         scope: Scope::Any,
         default: Some("1048576"),
     },
     Rule {
         name: "MessageRetentionPeriod",
-        kind: Kind::Int { min: 60, max: 1_209_600 },
+        kind: Kind::Int {
+            min: 60,
+            max: 1_209_600,
+        },
         scope: Scope::Any,
         default: Some("345600"),
     },
@@ -60,20 +71,66 @@ const RULES: &[Rule] = &[
         scope: Scope::Any,
         default: Some("0"),
     },
-    Rule { name: "VisibilityTimeout", kind: Kind::Int { min: 0, max: 43_200 }, scope: Scope::Any, default: Some("30") },
-    Rule { name: "Policy", kind: Kind::Json, scope: Scope::Any, default: None },
-    Rule { name: "RedrivePolicy", kind: Kind::Json, scope: Scope::Any, default: None },
-    Rule { name: "RedriveAllowPolicy", kind: Kind::Json, scope: Scope::Any, default: None },
-    Rule { name: "KmsMasterKeyId", kind: Kind::Text, scope: Scope::Any, default: None },
     Rule {
-        name: "KmsDataKeyReusePeriodSeconds",
-        kind: Kind::Int { min: 60, max: 86_400 },
+        name: "VisibilityTimeout",
+        kind: Kind::Int {
+            min: 0,
+            max: 43_200,
+        },
+        scope: Scope::Any,
+        default: Some("30"),
+    },
+    Rule {
+        name: "Policy",
+        kind: Kind::Json,
         scope: Scope::Any,
         default: None,
     },
-    Rule { name: "SqsManagedSseEnabled", kind: Kind::Bool, scope: Scope::Any, default: Some("true") },
-    Rule { name: "FifoQueue", kind: Kind::Bool, scope: Scope::CreateOnly, default: None },
-    Rule { name: "ContentBasedDeduplication", kind: Kind::Bool, scope: Scope::Fifo, default: Some("false") },
+    Rule {
+        name: "RedrivePolicy",
+        kind: Kind::Json,
+        scope: Scope::Any,
+        default: None,
+    },
+    Rule {
+        name: "RedriveAllowPolicy",
+        kind: Kind::Json,
+        scope: Scope::Any,
+        default: None,
+    },
+    Rule {
+        name: "KmsMasterKeyId",
+        kind: Kind::Text,
+        scope: Scope::Any,
+        default: None,
+    },
+    Rule {
+        name: "KmsDataKeyReusePeriodSeconds",
+        kind: Kind::Int {
+            min: 60,
+            max: 86_400,
+        },
+        scope: Scope::Any,
+        default: None,
+    },
+    Rule {
+        name: "SqsManagedSseEnabled",
+        kind: Kind::Bool,
+        scope: Scope::Any,
+        default: Some("true"),
+    },
+    Rule {
+        name: "FifoQueue",
+        kind: Kind::Bool,
+        scope: Scope::CreateOnly,
+        default: None,
+    },
+    Rule {
+        name: "ContentBasedDeduplication",
+        kind: Kind::Bool,
+        scope: Scope::Fifo,
+        default: Some("false"),
+    },
     Rule {
         name: "DeduplicationScope",
         kind: Kind::OneOf(&["messageGroup", "queue"]),
@@ -103,7 +160,10 @@ fn rule(name: &str) -> Option<&'static Rule> {
 }
 
 fn invalid_name(name: &str) -> SqsError {
-    SqsError::new(ErrorCode::InvalidAttributeName, format!("Unknown Attribute {name}."))
+    SqsError::new(
+        ErrorCode::InvalidAttributeName,
+        format!("Unknown Attribute {name}."),
+    )
 }
 
 fn invalid_value(name: &str) -> SqsError {
@@ -139,7 +199,9 @@ fn normalise(rule: &Rule, value: &str) -> SqsResult<String> {
             .map(|a| a.to_string())
             .ok_or_else(|| invalid_value(rule.name)),
         Kind::Json => {
-            if value.is_empty() || serde_json::from_str::<serde_json::Value>(value).is_ok_and(|v| v.is_object()) {
+            if value.is_empty()
+                || serde_json::from_str::<serde_json::Value>(value).is_ok_and(|v| v.is_object())
+            {
                 Ok(value.to_string())
             } else {
                 Err(invalid_value(rule.name))
@@ -156,7 +218,10 @@ pub fn is_fifo_name(name: &str) -> bool {
 
 /// Validates the attributes of a CreateQueue for `name` and returns the complete stored
 /// attribute set (defaults filled in, values canonical).
-pub fn for_create(name: &str, given: &BTreeMap<String, String>) -> SqsResult<BTreeMap<String, String>> {
+pub fn for_create(
+    name: &str,
+    given: &BTreeMap<String, String>,
+) -> SqsResult<BTreeMap<String, String>> {
     let fifo = match given.get("FifoQueue") {
         Some(v) => normalise(rule("FifoQueue").expect("rule"), v)? == "true",
         None => false,
@@ -211,10 +276,16 @@ pub fn for_update(
 }
 
 /// Whether every given attribute equals the stored one (CreateQueue idempotency).
-pub fn matches(stored: &BTreeMap<String, String>, given: &BTreeMap<String, String>, fifo: bool) -> bool {
+pub fn matches(
+    stored: &BTreeMap<String, String>,
+    given: &BTreeMap<String, String>,
+    fifo: bool,
+) -> bool {
     given.iter().all(|(key, value)| {
         let Some(rule) = rule(key) else { return false };
-        let Ok(canonical) = normalise(rule, value) else { return false };
+        let Ok(canonical) = normalise(rule, value) else {
+            return false;
+        };
         if rule.name == "FifoQueue" {
             return (canonical == "true") == fifo;
         }
@@ -320,29 +391,46 @@ mod tests {
 
     #[test]
     fn fifo_suffix_must_match_fifo_attribute() {
-        assert_eq!(for_create("q.fifo", &BTreeMap::new()).unwrap_err().code, ErrorCode::InvalidParameterValue);
-        assert_eq!(for_create("q", &one("FifoQueue", "true")).unwrap_err().code, ErrorCode::InvalidParameterValue);
+        assert_eq!(
+            for_create("q.fifo", &BTreeMap::new()).unwrap_err().code,
+            ErrorCode::InvalidParameterValue
+        );
+        assert_eq!(
+            for_create("q", &one("FifoQueue", "true")).unwrap_err().code,
+            ErrorCode::InvalidParameterValue
+        );
         assert!(for_create("q", &one("FifoQueue", "false")).is_ok());
     }
 
     #[test]
     fn unknown_and_fifo_only_names_are_invalid_attribute_names() {
-        assert_eq!(for_create("q", &one("Bogus", "1")).unwrap_err().code, ErrorCode::InvalidAttributeName);
         assert_eq!(
-            for_create("q", &one("ContentBasedDeduplication", "true")).unwrap_err().code,
+            for_create("q", &one("Bogus", "1")).unwrap_err().code,
+            ErrorCode::InvalidAttributeName
+        );
+        assert_eq!(
+            for_create("q", &one("ContentBasedDeduplication", "true"))
+                .unwrap_err()
+                .code,
             ErrorCode::InvalidAttributeName
         );
         let current = for_create("q", &BTreeMap::new()).unwrap();
         assert_eq!(
-            for_update(&current, false, &one("FifoThroughputLimit", "perQueue")).unwrap_err().code,
+            for_update(&current, false, &one("FifoThroughputLimit", "perQueue"))
+                .unwrap_err()
+                .code,
             ErrorCode::InvalidAttributeName
         );
         assert_eq!(
-            for_update(&current, false, &one("FifoQueue", "true")).unwrap_err().code,
+            for_update(&current, false, &one("FifoQueue", "true"))
+                .unwrap_err()
+                .code,
             ErrorCode::InvalidAttributeName
         );
         assert_eq!(
-            for_update(&current, false, &one("QueueArn", "x")).unwrap_err().code,
+            for_update(&current, false, &one("QueueArn", "x"))
+                .unwrap_err()
+                .code,
             ErrorCode::InvalidAttributeName
         );
     }
@@ -355,7 +443,12 @@ mod tests {
         assert!(for_update(&current, false, &given).is_err());
         let cleared = for_update(&current, false, &one("Policy", "")).unwrap();
         assert!(!cleared.contains_key("Policy"));
-        assert_eq!(for_update(&current, false, &one("Policy", "[1]")).unwrap_err().code, ErrorCode::InvalidAttributeValue);
+        assert_eq!(
+            for_update(&current, false, &one("Policy", "[1]"))
+                .unwrap_err()
+                .code,
+            ErrorCode::InvalidAttributeValue
+        );
     }
 
     #[test]

@@ -32,7 +32,10 @@ pub struct QueueRecord {
 
 /// Reads a queue record.
 pub fn load(state: &impl StateRead, name: &str) -> io::Result<Option<QueueRecord>> {
-    state.get(&keys::queue(name))?.map(|b| decode(&b)).transpose()
+    state
+        .get(&keys::queue(name))?
+        .map(|b| decode(&b))
+        .transpose()
 }
 
 /// Reads a queue record that must exist.
@@ -65,14 +68,18 @@ pub fn create(
 ) -> io::Result<CommandResult> {
     if let Some(existing) = load(txn, name)? {
         let tags_match = tags.iter().all(|(k, v)| existing.tags.get(k) == Some(v));
-        return Ok(if attributes::matches(&existing.attributes, given, existing.fifo) && tags_match {
-            Ok(Output::Queue { name: name.to_string() })
-        } else {
-            Err(SqsError::new(
-                ErrorCode::QueueNameExists,
-                "A queue already exists with the same name and a different value for attribute(s).",
-            ))
-        });
+        return Ok(
+            if attributes::matches(&existing.attributes, given, existing.fifo) && tags_match {
+                Ok(Output::Queue {
+                    name: name.to_string(),
+                })
+            } else {
+                Err(SqsError::new(
+                    ErrorCode::QueueNameExists,
+                    "A queue already exists with the same name and a different value for attribute(s).",
+                ))
+            },
+        );
     }
     let attributes = match attributes::for_create(name, given) {
         Ok(a) => a,
@@ -92,7 +99,9 @@ pub fn create(
         modified_s: now_s,
     };
     save(txn, &queue)?;
-    Ok(Ok(Output::Queue { name: name.to_string() }))
+    Ok(Ok(Output::Queue {
+        name: name.to_string(),
+    }))
 }
 
 /// DeleteQueue: removes the catalog record; the queue's id is never reused.
@@ -125,7 +134,11 @@ pub fn set_attributes(
 }
 
 /// TagQueue: adds or replaces tags, at most [`MAX_TAGS`] in all.
-pub fn tag(txn: &mut Txn<'_>, name: &str, tags: &BTreeMap<String, String>) -> io::Result<CommandResult> {
+pub fn tag(
+    txn: &mut Txn<'_>,
+    name: &str,
+    tags: &BTreeMap<String, String>,
+) -> io::Result<CommandResult> {
     let mut queue = match require(txn, name)? {
         Ok(q) => q,
         Err(e) => return Ok(Err(e)),
@@ -137,13 +150,19 @@ pub fn tag(txn: &mut Txn<'_>, name: &str, tags: &BTreeMap<String, String>) -> io
     if queue.tags.len() + added > MAX_TAGS {
         return Ok(Err(too_many_tags()));
     }
-    queue.tags.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+    queue
+        .tags
+        .extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
     save(txn, &queue)?;
     Ok(Ok(Output::Empty))
 }
 
 /// UntagQueue: removes the given keys (absent keys are ignored, as AWS does).
-pub fn untag(txn: &mut Txn<'_>, name: &str, keys_to_remove: &[String]) -> io::Result<CommandResult> {
+pub fn untag(
+    txn: &mut Txn<'_>,
+    name: &str,
+    keys_to_remove: &[String],
+) -> io::Result<CommandResult> {
     let mut queue = match require(txn, name)? {
         Ok(q) => q,
         Err(e) => return Ok(Err(e)),
@@ -156,7 +175,9 @@ pub fn untag(txn: &mut Txn<'_>, name: &str, keys_to_remove: &[String]) -> io::Re
 }
 
 fn too_many_tags() -> SqsError {
-    SqsError::invalid_parameter(format!("Too many tags added for queue; a queue can have at most {MAX_TAGS} tags."))
+    SqsError::invalid_parameter(format!(
+        "Too many tags added for queue; a queue can have at most {MAX_TAGS} tags."
+    ))
 }
 
 /// Tag rules: at most [`MAX_TAGS`] with `existing` already present; keys 1–128 characters,
@@ -168,13 +189,19 @@ fn validate_tags(tags: &BTreeMap<String, String>, existing: usize) -> SqsResult<
     for (key, value) in tags {
         let key_len = key.chars().count();
         if key_len == 0 || key_len > 128 {
-            return Err(SqsError::invalid_parameter(format!("Tag key {key:?} must be 1 to 128 characters.")));
+            return Err(SqsError::invalid_parameter(format!(
+                "Tag key {key:?} must be 1 to 128 characters."
+            )));
         }
         if key.to_ascii_lowercase().starts_with("aws:") {
-            return Err(SqsError::invalid_parameter("Tag keys must not start with the reserved prefix aws:."));
+            return Err(SqsError::invalid_parameter(
+                "Tag keys must not start with the reserved prefix aws:.",
+            ));
         }
         if value.chars().count() > 256 {
-            return Err(SqsError::invalid_parameter(format!("Tag value for {key:?} exceeds 256 characters.")));
+            return Err(SqsError::invalid_parameter(format!(
+                "Tag value for {key:?} exceeds 256 characters."
+            )));
         }
     }
     Ok(())

@@ -115,7 +115,13 @@ pub struct CommandResponse(pub CommandResult);
 
 impl std::fmt::Display for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} request={} t={}", self.op.action(), self.request_id, self.time_ms)
+        write!(
+            f,
+            "{} request={} t={}",
+            self.op.action(),
+            self.request_id,
+            self.time_ms
+        )
     }
 }
 

@@ -27,7 +27,12 @@ pub struct DedupRecord {
 }
 
 /// The recorded result of an earlier apply of this request, if it has not expired.
-pub fn lookup(state: &impl StateRead, action: &str, request_id: &str, now_ms: u64) -> io::Result<Option<CommandResult>> {
+pub fn lookup(
+    state: &impl StateRead,
+    action: &str,
+    request_id: &str,
+    now_ms: u64,
+) -> io::Result<Option<CommandResult>> {
     let Some(bytes) = state.get(&keys::dedup(action, request_id))? else {
         return Ok(None);
     };
@@ -36,7 +41,13 @@ pub fn lookup(state: &impl StateRead, action: &str, request_id: &str, now_ms: u6
 }
 
 /// Records a result; a record already present is replaced (it had expired).
-pub fn record(txn: &mut Txn<'_>, action: &str, request_id: &str, now_ms: u64, result: &CommandResult) -> io::Result<()> {
+pub fn record(
+    txn: &mut Txn<'_>,
+    action: &str,
+    request_id: &str,
+    now_ms: u64,
+    result: &CommandResult,
+) -> io::Result<()> {
     let key = keys::dedup(action, request_id);
     if let Some(old) = txn.get(&key)? {
         let old: DedupRecord = decode(&old)?;
@@ -48,7 +59,10 @@ pub fn record(txn: &mut Txn<'_>, action: &str, request_id: &str, now_ms: u64, re
         result: result.clone(),
     };
     txn.put(key, encode(&record)?);
-    txn.put(keys::dedup_expiry(expires_ms, action, request_id), Vec::new());
+    txn.put(
+        keys::dedup_expiry(expires_ms, action, request_id),
+        Vec::new(),
+    );
     Ok(())
 }
 

@@ -37,7 +37,12 @@ pub fn dedup(scope: &str, request_id: &str) -> Vec<u8> {
 pub fn dedup_expiry(expires_ms: u64, scope: &str, request_id: &str) -> Vec<u8> {
     prefixed(
         DEDUP_EXPIRY,
-        &[&expires_ms.to_be_bytes(), scope.as_bytes(), &[0], request_id.as_bytes()],
+        &[
+            &expires_ms.to_be_bytes(),
+            scope.as_bytes(),
+            &[0],
+            request_id.as_bytes(),
+        ],
     )
 }
 
@@ -79,7 +84,10 @@ mod tests {
         let a = dedup_expiry(5, "SendMessage", "r1");
         let b = dedup_expiry(256, "CreateQueue", "r0");
         assert!(a < b);
-        assert_eq!(parse_dedup_expiry(&a), Some((5, dedup("SendMessage", "r1"))));
+        assert_eq!(
+            parse_dedup_expiry(&a),
+            Some((5, dedup("SendMessage", "r1")))
+        );
         assert_eq!(parse_dedup_expiry(b"q"), None);
     }
 

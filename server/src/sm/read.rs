@@ -19,18 +19,30 @@ pub struct ReadContext<'a> {
 }
 
 /// Executes a read.
-pub fn execute(state: &impl StateRead, ctx: &ReadContext<'_>, op: &ReadOp) -> io::Result<CommandResult> {
+pub fn execute(
+    state: &impl StateRead,
+    ctx: &ReadContext<'_>,
+    op: &ReadOp,
+) -> io::Result<CommandResult> {
     Ok(match op {
-        ReadOp::GetQueueUrl { name } => catalog::require(state, name)?.map(|q| Output::Queue { name: q.name }),
-        ReadOp::GetQueueAttributes { name, names } => {
-            catalog::require(state, name)?.and_then(|q| queue_attributes(ctx, &q, names).map(Output::Attributes))
+        ReadOp::GetQueueUrl { name } => {
+            catalog::require(state, name)?.map(|q| Output::Queue { name: q.name })
         }
-        ReadOp::ListQueueTags { name } => catalog::require(state, name)?.map(|q| Output::Tags(q.tags)),
+        ReadOp::GetQueueAttributes { name, names } => catalog::require(state, name)?
+            .and_then(|q| queue_attributes(ctx, &q, names).map(Output::Attributes)),
+        ReadOp::ListQueueTags { name } => {
+            catalog::require(state, name)?.map(|q| Output::Tags(q.tags))
+        }
         ReadOp::ListQueues {
             prefix,
             max_results,
             next_token,
-        } => list_queues(state, prefix.as_deref(), *max_results, next_token.as_deref())?,
+        } => list_queues(
+            state,
+            prefix.as_deref(),
+            *max_results,
+            next_token.as_deref(),
+        )?,
     })
 }
 
@@ -106,7 +118,8 @@ fn list_queues(
     for (key, _) in page.iter().take(limit) {
         names.push(String::from_utf8_lossy(&key[1..]).into_owned());
     }
-    let next_token = (max_results.is_some() && page.len() > limit).then(|| encode_token(names.last().expect("page")));
+    let next_token = (max_results.is_some() && page.len() > limit)
+        .then(|| encode_token(names.last().expect("page")));
     Ok(Ok(Output::QueueList { names, next_token }))
 }
 

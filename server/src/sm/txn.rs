@@ -58,7 +58,9 @@ impl<'db> Txn<'db> {
 
     /// Whether a key stored in the database was deleted by a range delete of this round.
     fn hidden(&self, key: &[u8]) -> bool {
-        self.tombstones.iter().any(|(s, e)| s.as_slice() <= key && key < e.as_slice())
+        self.tombstones
+            .iter()
+            .any(|(s, e)| s.as_slice() <= key && key < e.as_slice())
     }
 
     /// Consumes the transaction, returning the batch to write.
@@ -135,7 +137,10 @@ impl StateRead for DbRead<'_> {
         self.0
             .iterator_opt(IteratorMode::From(start, Direction::Forward), iter_opts)
             .take(limit)
-            .map(|item| item.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(storage_err))
+            .map(|item| {
+                item.map(|(k, v)| (k.to_vec(), v.to_vec()))
+                    .map_err(storage_err)
+            })
             .collect()
     }
 }
