@@ -1,3 +1,4 @@
 //! Test and tooling support for running real sqsraft clusters on loopback.
 
 pub mod cluster;
+pub mod sdk;

@@ -132,6 +132,12 @@ pub struct ClusterStatus {
     pub lease: Lease,
     pub last_log_index: Option<u64>,
     pub applied_index: Option<u64>,
+    /// Last log index covered by this node's newest snapshot.
+    #[serde(default)]
+    pub snapshot_index: Option<u64>,
+    /// Last log index purged from this node's log (entries up to it are only in snapshots).
+    #[serde(default)]
+    pub purged_index: Option<u64>,
     /// Per-follower progress; only filled in on the leader.
     pub replication: Vec<FollowerProgress>,
 }

@@ -95,11 +95,10 @@ impl ErrorCode {
     pub fn status(self) -> u16 {
         use ErrorCode::*;
         match self {
+            // IncompleteSignature and RequestExpired are 400, as SQS documents them.
             MissingAuthenticationToken
-            | IncompleteSignature
             | InvalidClientTokenId
             | SignatureDoesNotMatch
-            | RequestExpired
             | AccessDenied => 403,
             InternalFailure => 500,
             ServiceUnavailable => 503,

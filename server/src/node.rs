@@ -273,6 +273,8 @@ impl Node {
             lease,
             last_log_index: m.last_log_index,
             applied_index: m.last_applied.map(|l| l.index),
+            snapshot_index: m.snapshot.map(|l| l.index),
+            purged_index: m.purged.map(|l| l.index),
             replication,
         }
     }

@@ -24,6 +24,9 @@ struct Args {
     /// Credentials file; by default a development file is generated in the data dir.
     #[arg(long)]
     credentials_file: Option<PathBuf>,
+    /// Extra flags passed to every sqsraft-server (after `--`).
+    #[arg(last = true)]
+    server_args: Vec<String>,
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -47,7 +50,7 @@ fn main() -> Result<()> {
         base_port: args.base_port,
         data_dir: args.data_dir.clone(),
         credentials_file: args.credentials_file.clone(),
-        extra_args: Vec::new(),
+        extra_args: args.server_args.clone(),
     })?;
     for node in &cluster.nodes {
         println!(

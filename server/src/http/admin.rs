@@ -19,6 +19,9 @@ use subtle::ConstantTimeEq;
 /// How long transfer-leader waits for the new leader to take over.
 const TRANSFER_WAIT: Duration = Duration::from_secs(10);
 
+/// How long a blocking add-learner waits for the learner to catch up.
+const CATCH_UP_WAIT: Duration = Duration::from_secs(300);
+
 type Reply = Response<Full<Bytes>>;
 
 fn error(status: u16, code: &str, message: impl Into<String>, leader: Option<Member>) -> Reply {
@@ -169,14 +172,42 @@ async fn add_learner(node: &Node, req: AddLearnerRequest) -> Reply {
             None,
         );
     }
-    match node
+    let added = match node
         .raft
-        .add_learner(req.node_id, Node::basic_node(&req.addr), req.blocking)
+        .add_learner(req.node_id, Node::basic_node(&req.addr), false)
         .await
     {
-        Ok(_) => json(200, &node.status()),
-        Err(e) => write_error(node, e),
+        Ok(added) => added,
+        Err(e) => return write_error(node, e),
+    };
+    if !req.blocking {
+        return json(200, &node.status());
     }
+    // Caught up: the learner has applied everything up to the entry that added it, as
+    // the leader's replication progress reports.
+    let target = added.log_id.index;
+    let deadline = Instant::now() + CATCH_UP_WAIT;
+    while Instant::now() < deadline {
+        let status = node.status();
+        let matched = status
+            .replication
+            .iter()
+            .find(|p| p.node_id == req.node_id)
+            .and_then(|p| p.matched_index);
+        if matched >= Some(target) {
+            return json(200, &status);
+        }
+        if status.leader_id != Some(status.node_id) {
+            return not_leader(node);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    error(
+        504,
+        "Timeout",
+        format!("learner {} did not catch up in time", req.node_id),
+        None,
+    )
 }
 
 async fn change_voters(node: &Node, req: ChangeVotersRequest) -> Reply {

@@ -154,7 +154,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         };
         let last_purged_log_id: Option<LogId> = self.get_meta(KEY_PURGED)?;
         Ok(LogState {
-            last_log_id: last.or_else(|| last_purged_log_id.clone()),
+            last_log_id: last.or(last_purged_log_id),
             last_purged_log_id,
         })
     }

@@ -269,10 +269,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
     {
         let db = self.db.get();
         let mut txn = Txn::new(&db);
-        let mut clock: u64 = match txn_get_meta::<u64>(&txn, keys::META_CLOCK)? {
-            Some(c) => c,
-            None => 0,
-        };
+        let mut clock: u64 = txn_get_meta::<u64>(&txn, keys::META_CLOCK)?.unwrap_or_default();
         let mut responses = Vec::new();
         let mut last_applied = None;
         let mut membership = None;
