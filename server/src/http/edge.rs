@@ -295,12 +295,16 @@ pub fn validate_queue_name(name: &str) -> SqsResult<()> {
 
 /// The queue name a QueueUrl denotes (any host is accepted: the last path segment).
 pub fn queue_name_from_url(url: &str) -> SqsResult<String> {
-    let path = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let name = path.trim_end_matches('/').rsplit('/').next().unwrap_or("");
-    if name.is_empty() || !path.contains('/') {
-        return Err(SqsError::queue_does_not_exist());
+    // With a scheme, drop `scheme://host`; the rest is the path.
+    let path = match url.split_once("://") {
+        Some((_, rest)) => rest.split_once('/').map_or("", |(_, path)| path),
+        None => url.trim_start_matches('/'),
+    };
+    let path = path.trim_end_matches('/');
+    match path.rsplit_once('/') {
+        Some((_, name)) if !name.is_empty() => Ok(name.to_string()),
+        _ => Err(SqsError::queue_does_not_exist()),
     }
-    Ok(name.to_string())
 }
 
 /// Typed access to a JSON request's members.
@@ -417,6 +421,7 @@ mod tests {
             queue_name_from_url("https://sqs.us-east-1.amazonaws.com/1/q.fifo/").unwrap(),
             "q.fifo"
         );
+        assert_eq!(queue_name_from_url("/000000000000/q2").unwrap(), "q2");
         assert!(queue_name_from_url("not-a-url").is_err());
         assert!(queue_name_from_url("http://h/").is_err());
     }

@@ -41,3 +41,128 @@ pub fn apply_command(
     }
     Ok(result)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sm::command::ReadOp;
+    use crate::sm::read::{ReadContext, execute};
+    use crate::sm::txn::DbRead;
+    use rocksdb::{DB, IteratorMode};
+    use std::collections::BTreeMap;
+
+    fn open(dir: &std::path::Path) -> DB {
+        let mut opts = rocksdb::Options::default();
+        opts.create_if_missing(true);
+        DB::open(&opts, dir).unwrap()
+    }
+
+    fn cmd(id: &str, time_ms: u64, op: Op) -> Command {
+        Command {
+            request_id: id.into(),
+            time_ms,
+            op,
+        }
+    }
+
+    fn create(name: &str) -> Op {
+        Op::CreateQueue {
+            name: name.into(),
+            attributes: BTreeMap::from([("DelaySeconds".into(), "5".into())]),
+            tags: BTreeMap::new(),
+        }
+    }
+
+    /// Applies commands in rounds of `round` entries, as the Raft state machine does.
+    fn apply_all(db: &DB, commands: &[Command], round: usize) -> Vec<CommandResult> {
+        let mut results = Vec::new();
+        for chunk in commands.chunks(round) {
+            let mut txn = Txn::new(db);
+            for c in chunk {
+                results.push(apply_command(&mut txn, c.time_ms, c).unwrap());
+            }
+            db.write(txn.into_batch()).unwrap();
+        }
+        results
+    }
+
+    fn dump(db: &DB) -> Vec<(Box<[u8]>, Box<[u8]>)> {
+        db.iterator(IteratorMode::Start)
+            .map(|kv| kv.unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn same_entries_give_byte_identical_state_whatever_the_round_size() {
+        let commands: Vec<Command> = (0..40)
+            .flat_map(|i| {
+                vec![
+                    cmd(&format!("c{i}"), 1_000 + i, create(&format!("q{}", i % 7))),
+                    cmd(
+                        &format!("t{i}"),
+                        1_000 + i,
+                        Op::TagQueue {
+                            name: format!("q{}", i % 5),
+                            tags: BTreeMap::from([(format!("k{i}"), "v".into())]),
+                        },
+                    ),
+                    cmd(
+                        &format!("d{i}"),
+                        1_000 + i,
+                        Op::DeleteQueue {
+                            name: format!("q{}", i % 3),
+                        },
+                    ),
+                ]
+            })
+            .collect();
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (db_a, db_b) = (open(a.path()), open(b.path()));
+        let results_a = apply_all(&db_a, &commands, 1);
+        let results_b = apply_all(&db_b, &commands, 16);
+        assert_eq!(results_a, results_b);
+        assert_eq!(dump(&db_a), dump(&db_b));
+        assert!(
+            results_a.iter().any(|r| r.is_err()),
+            "the mix exercises failures too"
+        );
+    }
+
+    #[test]
+    fn replayed_request_returns_recorded_result_until_it_expires() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(dir.path());
+        let ctx = ReadContext {
+            region: "us-east-1",
+            account_id: "1",
+        };
+        let exists = |db: &DB| {
+            execute(&DbRead(db), &ctx, &ReadOp::GetQueueUrl { name: "q".into() })
+                .unwrap()
+                .is_ok()
+        };
+
+        let first = apply_all(&db, &[cmd("r1", 1_000, create("q"))], 1);
+        apply_all(
+            &db,
+            &[cmd("r2", 2_000, Op::DeleteQueue { name: "q".into() })],
+            1,
+        );
+        assert!(!exists(&db));
+        // Inside the window: the recorded answer, and the deleted queue stays deleted.
+        let replay = apply_all(&db, &[cmd("r1", 3_000, create("q"))], 1);
+        assert_eq!(replay, first);
+        assert!(!exists(&db));
+
+        // Housekeeping past the window expires the record; the id then counts as new.
+        let later = 1_000 + dedup::WINDOW_MS + 1;
+        apply_all(&db, &[cmd("hk", later, Op::Housekeeping)], 1);
+        assert!(
+            dedup::lookup(&DbRead(&db), "CreateQueue", "r1", 0)
+                .unwrap()
+                .is_none()
+        );
+        apply_all(&db, &[cmd("r1", later, create("q"))], 1);
+        assert!(exists(&db));
+    }
+}
