@@ -86,9 +86,9 @@ mod tests {
         results
     }
 
-    fn dump(db: &DB) -> Vec<(Box<[u8]>, Box<[u8]>)> {
+    fn dump(db: &DB) -> Vec<(Vec<u8>, Vec<u8>)> {
         db.iterator(IteratorMode::Start)
-            .map(|kv| kv.unwrap())
+            .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
             .collect()
     }
 
