@@ -4,6 +4,7 @@
 pub mod log_store;
 pub mod network;
 pub mod rpc;
+pub mod signals;
 pub mod snapshot;
 pub mod state_machine;
 

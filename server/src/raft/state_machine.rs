@@ -6,6 +6,7 @@
 //! directory and switches to it by atomically replacing the `CURRENT` pointer file, so a
 //! crash at any point leaves either the old or the new state, never a mix.
 
+use super::signals::QueueSignals;
 use super::snapshot::{self, SnapshotFile, SnapshotReader, SnapshotWriter};
 use super::{LogId, SnapshotMeta, StoredMembership, TypeConfig};
 use crate::codec::{decode, encode};
@@ -61,6 +62,8 @@ pub struct StateMachineStore {
     /// Last applied log index, published after each round (long polling and readiness
     /// wait on it).
     applied_tx: Arc<watch::Sender<u64>>,
+    /// Long-poll wake-ups, fired after each committed round.
+    signals: Arc<QueueSignals>,
 }
 
 fn db_options() -> Options {
@@ -109,6 +112,7 @@ impl StateMachineStore {
             sm_dir,
             snapshot_dir,
             applied_tx: Arc::new(watch::channel(0).0),
+            signals: Arc::new(QueueSignals::default()),
         };
         let applied = store
             .read_meta::<Option<LogId>>(keys::META_LAST_APPLIED)?
@@ -122,6 +126,11 @@ impl StateMachineStore {
     /// Handle to the live database for reads.
     pub fn state_db(&self) -> StateDb {
         self.db.clone()
+    }
+
+    /// Long-poll wake-ups of this node.
+    pub fn signals(&self) -> Arc<QueueSignals> {
+        self.signals.clone()
     }
 
     /// Subscribes to the last applied log index.
@@ -301,10 +310,12 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         if let Some(membership) = membership {
             txn.put(keys::META_MEMBERSHIP.to_vec(), encode(&membership)?);
         }
-        db.write(txn.into_batch()).map_err(storage_err)?;
+        let (batch, touched) = txn.into_parts();
+        db.write(batch).map_err(storage_err)?;
         for (responder, response) in responses {
             responder.send(response);
         }
+        self.signals.wake(&touched);
         self.applied_tx.send_replace(last_applied.index);
         Ok(())
     }

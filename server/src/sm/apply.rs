@@ -1,10 +1,26 @@
 //! Applying commands: a pure function of (state, command).
 
-use super::catalog;
+use super::catalog::{self, QueueRecord};
 use super::command::{Command, CommandResult, Op, Output};
 use super::dedup;
+use super::messages;
 use super::txn::Txn;
 use std::io;
+
+/// Most records one housekeeping entry touches, bounding its cost.
+pub const HOUSEKEEPING_BUDGET: usize = 20_000;
+
+/// Runs `f` on the named queue, or answers `QueueDoesNotExist`.
+fn with_queue(
+    txn: &mut Txn<'_>,
+    name: &str,
+    f: impl FnOnce(&mut Txn<'_>, &QueueRecord) -> io::Result<CommandResult>,
+) -> io::Result<CommandResult> {
+    match catalog::require(txn, name)? {
+        Ok(queue) => f(txn, &queue),
+        Err(e) => Ok(Err(e)),
+    }
+}
 
 /// Applies one command at apply time `now_ms` (the proposer's clock made monotonic by the
 /// caller). Returns the command's result; `Err` only for storage failures, which stop the
@@ -26,13 +42,39 @@ pub fn apply_command(
             tags,
         } => catalog::create(txn, now_ms, name, attributes, tags)?,
         Op::DeleteQueue { name } => catalog::delete(txn, name)?,
+        Op::SendMessages { queue, entries } => {
+            with_queue(txn, queue, |txn, q| messages::send(txn, now_ms, q, entries))?
+        }
+        Op::ReceiveMessages {
+            queue,
+            max,
+            visibility_timeout,
+            tokens,
+        } => with_queue(txn, queue, |txn, q| {
+            messages::receive(txn, now_ms, q, *max, *visibility_timeout, tokens)
+        })?,
+        Op::DeleteMessages { queue, entries } => {
+            with_queue(txn, queue, |txn, q| messages::delete(txn, q, entries))?
+        }
+        Op::ChangeVisibility { queue, entries } => with_queue(txn, queue, |txn, q| {
+            messages::change_visibility(txn, now_ms, q, entries)
+        })?,
+        Op::PurgeQueue { queue } => {
+            with_queue(txn, queue, |txn, q| messages::purge(txn, now_ms, q))?
+        }
         Op::SetQueueAttributes { name, attributes } => {
             catalog::set_attributes(txn, now_ms, name, attributes)?
         }
         Op::TagQueue { name, tags } => catalog::tag(txn, name, tags)?,
         Op::UntagQueue { name, keys } => catalog::untag(txn, name, keys)?,
         Op::Housekeeping => {
-            dedup::expire(txn, now_ms)?;
+            let mut budget = HOUSEKEEPING_BUDGET.saturating_sub(dedup::expire(txn, now_ms)?);
+            for queue in catalog::all(txn)? {
+                if budget == 0 {
+                    break;
+                }
+                budget = budget.saturating_sub(messages::housekeep(txn, now_ms, &queue, budget)?);
+            }
             Ok(Output::Empty)
         }
     };

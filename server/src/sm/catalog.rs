@@ -43,6 +43,17 @@ pub fn require(state: &impl StateRead, name: &str) -> io::Result<SqsResult<Queue
     Ok(load(state, name)?.ok_or_else(SqsError::queue_does_not_exist))
 }
 
+/// Every queue, in name order.
+pub fn all(state: &impl StateRead) -> io::Result<Vec<QueueRecord>> {
+    let start = [keys::QUEUE];
+    let end = keys::prefix_end(&start);
+    state
+        .scan(&start, &end, usize::MAX)?
+        .into_iter()
+        .map(|(_, v)| decode(&v))
+        .collect()
+}
+
 fn save(txn: &mut Txn<'_>, queue: &QueueRecord) -> io::Result<()> {
     txn.put(keys::queue(&queue.name), encode(queue)?);
     Ok(())
@@ -108,6 +119,9 @@ pub fn create(
 pub fn delete(txn: &mut Txn<'_>, name: &str) -> io::Result<CommandResult> {
     if let Err(e) = require(txn, name)? {
         return Ok(Err(e));
+    }
+    if let Ok(queue) = require(txn, name)? {
+        super::messages::drop_queue(txn, queue.id);
     }
     txn.delete(keys::queue(name));
     Ok(Ok(Output::Empty))

@@ -43,8 +43,117 @@ pub enum Op {
         name: String,
         keys: Vec<String>,
     },
-    /// Leader-proposed housekeeping: expires dedup records (and, later, messages).
+    /// SendMessage and SendMessageBatch (a single send is a batch of one).
+    SendMessages {
+        queue: String,
+        entries: Vec<SendEntry>,
+    },
+    /// ReceiveMessage: up to `max` messages, each taking the next receipt token.
+    ReceiveMessages {
+        queue: String,
+        max: u32,
+        visibility_timeout: Option<u32>,
+        /// Receipt tokens minted at the edge, one per message that may be returned.
+        tokens: Vec<u64>,
+    },
+    /// DeleteMessage and DeleteMessageBatch.
+    DeleteMessages {
+        queue: String,
+        entries: Vec<HandleEntry>,
+    },
+    /// ChangeMessageVisibility and ChangeMessageVisibilityBatch.
+    ChangeVisibility {
+        queue: String,
+        entries: Vec<VisibilityEntry>,
+    },
+    PurgeQueue {
+        queue: String,
+    },
+    /// Leader-proposed housekeeping: expires dedup records and messages past retention,
+    /// and moves messages whose delay or visibility timeout ended back to visible.
     Housekeeping,
+}
+
+/// A message attribute value (String, Number or Binary, optionally with a custom suffix).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttributeValue {
+    pub data_type: String,
+    pub string_value: Option<String>,
+    pub binary_value: Option<Vec<u8>>,
+}
+
+/// One message to send; ids and digests are decided at the edge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendEntry {
+    /// Batch entry id (`"0"` for a single send).
+    pub id: String,
+    pub message_id: String,
+    pub body: String,
+    /// Per-message delay; `None` uses the queue's DelaySeconds.
+    pub delay_seconds: Option<u32>,
+    pub attributes: BTreeMap<String, AttributeValue>,
+    pub system_attributes: BTreeMap<String, AttributeValue>,
+    pub md5_body: String,
+    pub md5_attributes: Option<String>,
+    pub md5_system_attributes: Option<String>,
+    /// Body plus message attributes, as SQS counts a message's size.
+    pub size: u64,
+    pub sender_id: String,
+}
+
+/// A parsed receipt handle: which message, and which receive of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptHandle {
+    pub queue_id: u64,
+    pub seq: u64,
+    pub token: u64,
+}
+
+/// A batch entry naming a message by receipt handle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandleEntry {
+    pub id: String,
+    pub handle: ReceiptHandle,
+}
+
+/// A batch entry changing a message's visibility timeout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VisibilityEntry {
+    pub id: String,
+    pub handle: ReceiptHandle,
+    pub timeout_seconds: u32,
+}
+
+/// A batch entry that failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchFailure {
+    pub id: String,
+    pub error: SqsError,
+}
+
+/// A message that was stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentMessage {
+    pub id: String,
+    pub message_id: String,
+    pub md5_body: String,
+    pub md5_attributes: Option<String>,
+    pub md5_system_attributes: Option<String>,
+}
+
+/// A message as a receive returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceivedMessage {
+    pub message_id: String,
+    pub handle: ReceiptHandle,
+    pub body: String,
+    pub md5_body: String,
+    pub attributes: BTreeMap<String, AttributeValue>,
+    pub system_attributes: BTreeMap<String, AttributeValue>,
+    pub sent_ms: u64,
+    pub sender_id: String,
+    pub receive_count: u32,
+    pub first_receive_ms: u64,
 }
 
 impl Op {
@@ -56,6 +165,11 @@ impl Op {
             Op::SetQueueAttributes { .. } => "SetQueueAttributes",
             Op::TagQueue { .. } => "TagQueue",
             Op::UntagQueue { .. } => "UntagQueue",
+            Op::SendMessages { .. } => "SendMessage",
+            Op::ReceiveMessages { .. } => "ReceiveMessage",
+            Op::DeleteMessages { .. } => "DeleteMessage",
+            Op::ChangeVisibility { .. } => "ChangeMessageVisibility",
+            Op::PurgeQueue { .. } => "PurgeQueue",
             Op::Housekeeping => "Housekeeping",
         }
     }
@@ -103,6 +217,18 @@ pub enum Output {
     },
     /// Queue tags.
     Tags(BTreeMap<String, String>),
+    /// Result of a send: stored entries and failed ones.
+    Sent {
+        successful: Vec<SentMessage>,
+        failed: Vec<BatchFailure>,
+    },
+    /// Messages received.
+    Received(Vec<ReceivedMessage>),
+    /// Result of a delete or visibility batch: ids that succeeded and failures.
+    Batch {
+        successful: Vec<String>,
+        failed: Vec<BatchFailure>,
+    },
 }
 
 /// What applying a command returns; recorded verbatim in the dedup table.

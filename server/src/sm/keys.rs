@@ -8,6 +8,11 @@
 //! | `q`    | queue name                            | [`QueueRecord`](super::catalog::QueueRecord) |
 //! | `d`    | action `0x00` request id              | [`DedupRecord`](super::dedup::DedupRecord) |
 //! | `e`    | expiry ms, action `0x00` request id   | empty (dedup expiry index) |
+//! | `c`    | queue id                              | [`QueueCounters`](super::messages::QueueCounters) |
+//! | `m`    | queue id, seq                         | [`MessageRecord`](super::messages::MessageRecord) |
+//! | `v`    | queue id, visible-at ms, seq          | empty: every message, in receive order |
+//! | `w`    | queue id, visible-at ms, seq          | empty: delayed and in-flight messages, by when they turn visible |
+//! | `t`    | queue id, sent ms, seq                | empty: retention order |
 
 /// Prefix of state-machine metadata keys.
 pub const META: u8 = 0x00;
@@ -17,6 +22,17 @@ pub const QUEUE: u8 = b'q';
 pub const DEDUP: u8 = b'd';
 /// Prefix of the dedup expiry index.
 pub const DEDUP_EXPIRY: u8 = b'e';
+
+/// Prefix of per-queue message counters.
+pub const COUNTERS: u8 = b'c';
+/// Prefix of message records.
+pub const MESSAGE: u8 = b'm';
+/// Prefix of the receive-order index (all messages).
+pub const VISIBLE: u8 = b'v';
+/// Prefix of the index of messages waiting to turn visible.
+pub const WAITING: u8 = b'w';
+/// Prefix of the retention index.
+pub const RETENTION: u8 = b't';
 
 pub const META_LAST_APPLIED: &[u8] = b"\x00meta/last_applied";
 pub const META_MEMBERSHIP: &[u8] = b"\x00meta/membership";
@@ -51,6 +67,41 @@ pub fn parse_dedup_expiry(key: &[u8]) -> Option<(u64, Vec<u8>)> {
     let rest = key.strip_prefix(&[DEDUP_EXPIRY])?;
     let ms = u64::from_be_bytes(rest.get(..8)?.try_into().ok()?);
     Some((ms, prefixed(DEDUP, &[&rest[8..]])))
+}
+
+/// Key of a queue's counters.
+pub fn counters(queue_id: u64) -> Vec<u8> {
+    prefixed(COUNTERS, &[&queue_id.to_be_bytes()])
+}
+
+/// Key of a message record.
+pub fn message(queue_id: u64, seq: u64) -> Vec<u8> {
+    prefixed(MESSAGE, &[&queue_id.to_be_bytes(), &seq.to_be_bytes()])
+}
+
+/// Key of a time-ordered message index entry (`VISIBLE`, `WAITING` or `RETENTION`).
+pub fn timed(prefix: u8, queue_id: u64, at_ms: u64, seq: u64) -> Vec<u8> {
+    prefixed(
+        prefix,
+        &[
+            &queue_id.to_be_bytes(),
+            &at_ms.to_be_bytes(),
+            &seq.to_be_bytes(),
+        ],
+    )
+}
+
+/// The first key of a queue's entries under `prefix`.
+pub fn queue_start(prefix: u8, queue_id: u64) -> Vec<u8> {
+    prefixed(prefix, &[&queue_id.to_be_bytes()])
+}
+
+/// Parses a time-ordered index key into (at ms, seq).
+pub fn parse_timed(key: &[u8]) -> Option<(u64, u64)> {
+    let rest = key.get(9..)?;
+    let at = u64::from_be_bytes(rest.get(..8)?.try_into().ok()?);
+    let seq = u64::from_be_bytes(rest.get(8..16)?.try_into().ok()?);
+    Some((at, seq))
 }
 
 /// The exclusive upper bound of all keys starting with `prefix`.

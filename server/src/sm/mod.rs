@@ -6,5 +6,6 @@ pub mod catalog;
 pub mod command;
 pub mod dedup;
 pub mod keys;
+pub mod messages;
 pub mod read;
 pub mod txn;

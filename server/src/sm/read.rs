@@ -4,6 +4,7 @@ use super::attributes;
 use super::catalog::{self, QueueRecord};
 use super::command::{CommandResult, Output, ReadOp};
 use super::keys;
+use super::messages::{self, QueueCounters};
 use super::txn::StateRead;
 use crate::error::SqsError;
 use std::collections::BTreeMap;
@@ -28,8 +29,13 @@ pub fn execute(
         ReadOp::GetQueueUrl { name } => {
             catalog::require(state, name)?.map(|q| Output::Queue { name: q.name })
         }
-        ReadOp::GetQueueAttributes { name, names } => catalog::require(state, name)?
-            .and_then(|q| queue_attributes(ctx, &q, names).map(Output::Attributes)),
+        ReadOp::GetQueueAttributes { name, names } => match catalog::require(state, name)? {
+            Ok(q) => {
+                let counts = messages::counters(state, q.id)?;
+                queue_attributes(ctx, &q, &counts, names).map(Output::Attributes)
+            }
+            Err(e) => Err(e),
+        },
         ReadOp::ListQueueTags { name } => {
             catalog::require(state, name)?.map(|q| Output::Tags(q.tags))
         }
@@ -54,6 +60,7 @@ pub fn queue_arn(ctx: &ReadContext<'_>, name: &str) -> String {
 fn queue_attributes(
     ctx: &ReadContext<'_>,
     queue: &QueueRecord,
+    counts: &QueueCounters,
     names: &[String],
 ) -> Result<BTreeMap<String, String>, SqsError> {
     attributes::check_names(names, queue.fifo)?;
@@ -66,9 +73,15 @@ fn queue_attributes(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let computed = [
-        ("ApproximateNumberOfMessages", "0".to_string()),
-        ("ApproximateNumberOfMessagesNotVisible", "0".to_string()),
-        ("ApproximateNumberOfMessagesDelayed", "0".to_string()),
+        ("ApproximateNumberOfMessages", counts.visible.to_string()),
+        (
+            "ApproximateNumberOfMessagesNotVisible",
+            counts.in_flight.to_string(),
+        ),
+        (
+            "ApproximateNumberOfMessagesDelayed",
+            counts.delayed.to_string(),
+        ),
         ("CreatedTimestamp", queue.created_s.to_string()),
         ("LastModifiedTimestamp", queue.modified_s.to_string()),
         ("QueueArn", queue_arn(ctx, &queue.name)),

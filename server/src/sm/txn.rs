@@ -5,7 +5,7 @@
 //! batch together with the last-applied log id, which makes an apply round atomic.
 
 use rocksdb::{DB, Direction, IteratorMode, ReadOptions, WriteBatch};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 
 /// Reads of the state: implemented by [`Txn`] (reads its own writes) and by plain
@@ -25,6 +25,8 @@ pub struct Txn<'db> {
     /// Ranges deleted in this round; they hide stored keys (not later pending writes).
     tombstones: Vec<(Vec<u8>, Vec<u8>)>,
     batch: WriteBatch,
+    /// Queues that gained receivable messages in this round (long polls to wake).
+    touched: BTreeSet<u64>,
 }
 
 impl<'db> Txn<'db> {
@@ -33,6 +35,7 @@ impl<'db> Txn<'db> {
             db,
             overlay: BTreeMap::new(),
             tombstones: Vec::new(),
+            touched: BTreeSet::new(),
             batch: WriteBatch::default(),
         }
     }
@@ -63,9 +66,19 @@ impl<'db> Txn<'db> {
             .any(|(s, e)| s.as_slice() <= key && key < e.as_slice())
     }
 
+    /// Notes that queue `queue_id` gained receivable messages.
+    pub fn touch(&mut self, queue_id: u64) {
+        self.touched.insert(queue_id);
+    }
+
     /// Consumes the transaction, returning the batch to write.
     pub fn into_batch(self) -> WriteBatch {
         self.batch
+    }
+
+    /// Consumes the transaction, returning the batch and the touched queues.
+    pub fn into_parts(self) -> (WriteBatch, BTreeSet<u64>) {
+        (self.batch, self.touched)
     }
 }
 
