@@ -62,6 +62,16 @@ pub fn apply_command(
         Op::PurgeQueue { queue } => {
             with_queue(txn, queue, |txn, q| messages::purge(txn, now_ms, q))?
         }
+        Op::AddPermission {
+            queue,
+            label,
+            account_ids,
+            actions,
+            resource,
+        } => catalog::add_permission(txn, now_ms, queue, label, account_ids, actions, resource)?,
+        Op::RemovePermission { queue, label } => {
+            catalog::remove_permission(txn, now_ms, queue, label)?
+        }
         Op::SetQueueAttributes { name, attributes } => {
             catalog::set_attributes(txn, now_ms, name, attributes)?
         }

@@ -220,3 +220,170 @@ fn validate_tags(tags: &BTreeMap<String, String>, existing: usize) -> SqsResult<
     }
     Ok(())
 }
+
+/// Most statements AddPermission keeps in one queue policy.
+pub const MAX_PERMISSION_STATEMENTS: usize = 7;
+
+/// AddPermission: appends an Allow statement `label` to the queue's Policy document.
+pub fn add_permission(
+    txn: &mut Txn<'_>,
+    now_ms: u64,
+    name: &str,
+    label: &str,
+    account_ids: &[String],
+    actions: &[String],
+    resource: &str,
+) -> io::Result<CommandResult> {
+    let mut queue = match require(txn, name)? {
+        Ok(q) => q,
+        Err(e) => return Ok(Err(e)),
+    };
+    let mut policy = match policy_document(&queue) {
+        Ok(p) => p,
+        Err(e) => return Ok(Err(e)),
+    };
+    let statements = statements_mut(&mut policy);
+    if statements
+        .iter()
+        .any(|s| s.get("Sid").and_then(|v| v.as_str()) == Some(label))
+    {
+        return Ok(Err(SqsError::invalid_parameter(format!(
+            "Value {label} for parameter Label is invalid. Reason: Already exists."
+        ))));
+    }
+    if statements.len() >= MAX_PERMISSION_STATEMENTS {
+        return Ok(Err(SqsError::new(
+            ErrorCode::OverLimit,
+            format!(
+                "{MAX_PERMISSION_STATEMENTS} Actions were found, maximum allowed is {MAX_PERMISSION_STATEMENTS}."
+            ),
+        )));
+    }
+    let principals: Vec<String> = account_ids
+        .iter()
+        .map(|a| format!("arn:aws:iam::{a}:root"))
+        .collect();
+    let actions: Vec<String> = actions.iter().map(|a| format!("SQS:{a}")).collect();
+    statements.push(serde_json::json!({
+        "Sid": label,
+        "Effect": "Allow",
+        "Principal": {"AWS": principals},
+        "Action": actions,
+        "Resource": resource,
+    }));
+    queue.attributes.insert("Policy".into(), policy.to_string());
+    queue.modified_s = now_ms / 1000;
+    save(txn, &queue)?;
+    Ok(Ok(Output::Empty))
+}
+
+/// RemovePermission: removes the statement `label` (the policy goes when it empties).
+pub fn remove_permission(
+    txn: &mut Txn<'_>,
+    now_ms: u64,
+    name: &str,
+    label: &str,
+) -> io::Result<CommandResult> {
+    let mut queue = match require(txn, name)? {
+        Ok(q) => q,
+        Err(e) => return Ok(Err(e)),
+    };
+    let mut policy = match policy_document(&queue) {
+        Ok(p) => p,
+        Err(e) => return Ok(Err(e)),
+    };
+    let statements = statements_mut(&mut policy);
+    let before = statements.len();
+    statements.retain(|s| s.get("Sid").and_then(|v| v.as_str()) != Some(label));
+    if statements.len() == before {
+        return Ok(Err(SqsError::invalid_parameter(format!(
+            "Value {label} for parameter Label is invalid. Reason: can't find label."
+        ))));
+    }
+    if statements.is_empty() {
+        queue.attributes.remove("Policy");
+    } else {
+        queue.attributes.insert("Policy".into(), policy.to_string());
+    }
+    queue.modified_s = now_ms / 1000;
+    save(txn, &queue)?;
+    Ok(Ok(Output::Empty))
+}
+
+/// The queue's Policy as JSON, or an empty 2012-10-17 document.
+fn policy_document(queue: &QueueRecord) -> SqsResult<serde_json::Value> {
+    match queue.attributes.get("Policy") {
+        Some(text) => serde_json::from_str(text).map_err(|_| {
+            SqsError::invalid_parameter("The queue's Policy attribute is not valid JSON.")
+        }),
+        None => Ok(
+            serde_json::json!({"Version": "2012-10-17", "Id": format!("{}/SQSDefaultPolicy", queue.name), "Statement": []}),
+        ),
+    }
+}
+
+/// The policy's statement list, created (or normalised from a single object) as needed.
+fn statements_mut(policy: &mut serde_json::Value) -> &mut Vec<serde_json::Value> {
+    if !policy.is_object() {
+        *policy = serde_json::json!({});
+    }
+    let object = policy.as_object_mut().expect("object");
+    let entry = object
+        .entry("Statement")
+        .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+    if !entry.is_array() {
+        let single = entry.take();
+        *entry = serde_json::Value::Array(if single.is_null() {
+            Vec::new()
+        } else {
+            vec![single]
+        });
+    }
+    entry.as_array_mut().expect("array")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rocksdb::DB;
+
+    #[test]
+    fn permissions_live_in_the_policy_and_labels_are_unique() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = rocksdb::Options::default();
+        opts.create_if_missing(true);
+        let db = DB::open(&opts, dir.path()).unwrap();
+        let mut txn = Txn::new(&db);
+        create(&mut txn, 0, "q", &BTreeMap::new(), &BTreeMap::new())
+            .unwrap()
+            .unwrap();
+        let accounts = vec!["111122223333".to_string()];
+        let actions = vec!["SendMessage".to_string()];
+        add_permission(&mut txn, 1_000, "q", "p1", &accounts, &actions, "arn:q")
+            .unwrap()
+            .unwrap();
+        let again =
+            add_permission(&mut txn, 1_000, "q", "p1", &accounts, &actions, "arn:q").unwrap();
+        assert_eq!(again.unwrap_err().code, ErrorCode::InvalidParameterValue);
+        let policy: serde_json::Value =
+            serde_json::from_str(&load(&txn, "q").unwrap().unwrap().attributes["Policy"]).unwrap();
+        assert_eq!(policy["Statement"][0]["Sid"], "p1");
+        assert_eq!(
+            policy["Statement"][0]["Principal"]["AWS"][0],
+            "arn:aws:iam::111122223333:root"
+        );
+        assert_eq!(policy["Statement"][0]["Action"][0], "SQS:SendMessage");
+        let missing = remove_permission(&mut txn, 2_000, "q", "nope").unwrap();
+        assert_eq!(missing.unwrap_err().code, ErrorCode::InvalidParameterValue);
+        remove_permission(&mut txn, 2_000, "q", "p1")
+            .unwrap()
+            .unwrap();
+        assert!(
+            !load(&txn, "q")
+                .unwrap()
+                .unwrap()
+                .attributes
+                .contains_key("Policy")
+        );
+    }
+}

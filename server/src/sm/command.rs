@@ -69,6 +69,20 @@ pub enum Op {
     PurgeQueue {
         queue: String,
     },
+    /// AddPermission: a statement labelled `label` in the queue's Policy.
+    AddPermission {
+        queue: String,
+        label: String,
+        account_ids: Vec<String>,
+        actions: Vec<String>,
+        /// The queue's ARN (the edge knows region and account).
+        resource: String,
+    },
+    /// RemovePermission: drops the statement labelled `label`.
+    RemovePermission {
+        queue: String,
+        label: String,
+    },
     /// Leader-proposed housekeeping: expires dedup records and messages past retention,
     /// and moves messages whose delay or visibility timeout ended back to visible.
     Housekeeping,
@@ -170,6 +184,8 @@ impl Op {
             Op::DeleteMessages { .. } => "DeleteMessage",
             Op::ChangeVisibility { .. } => "ChangeMessageVisibility",
             Op::PurgeQueue { .. } => "PurgeQueue",
+            Op::AddPermission { .. } => "AddPermission",
+            Op::RemovePermission { .. } => "RemovePermission",
             Op::Housekeeping => "Housekeeping",
         }
     }
