@@ -7,6 +7,8 @@
 pub mod admin_types;
 
 #[cfg(feature = "node")]
+pub mod api;
+#[cfg(feature = "node")]
 pub mod auth;
 #[cfg(feature = "node")]
 pub mod codec;
