@@ -162,6 +162,7 @@ impl Node {
         queue: &str,
         max: u32,
         visibility_timeout: Option<u32>,
+        attempt_id: Option<String>,
         wait: Duration,
     ) -> SqsResult<Output> {
         let deadline = Instant::now() + wait;
@@ -194,6 +195,7 @@ impl Node {
                         queue: queue.to_string(),
                         max,
                         visibility_timeout,
+                        attempt_id: attempt_id.clone(),
                         tokens: (0..max).map(|_| rand::random::<u64>() | 1).collect(),
                     },
                 };

@@ -2,7 +2,9 @@
 
 pub mod admin;
 pub mod client;
+pub mod dispatch;
 pub mod edge;
 pub mod internal;
+pub mod receipt;
 pub mod serve;
 pub mod sqs;

@@ -22,6 +22,34 @@ fn with_queue(
     }
 }
 
+/// A FIFO receive with a ReceiveRequestAttemptId: a retry within the deduplication window
+/// gets the messages and handles the first attempt returned. Empty answers are not
+/// recorded, so a long poll that retries keeps looking.
+fn receive_attempt(
+    txn: &mut Txn<'_>,
+    now_ms: u64,
+    queue: &QueueRecord,
+    attempt: &str,
+    receive: impl FnOnce(&mut Txn<'_>) -> io::Result<CommandResult>,
+) -> io::Result<CommandResult> {
+    let scope = format!("ReceiveRequestAttemptId:{}", queue.id);
+    if let Some(recorded) = dedup::lookup(txn, &scope, attempt, now_ms)? {
+        return Ok(recorded);
+    }
+    let result = receive(txn)?;
+    if matches!(&result, Ok(Output::Received(m)) if !m.is_empty()) {
+        dedup::record(
+            txn,
+            &scope,
+            attempt,
+            now_ms,
+            messages::FIFO_DEDUP_WINDOW_MS,
+            &result,
+        )?;
+    }
+    Ok(result)
+}
+
 /// Applies one command at apply time `now_ms` (the proposer's clock made monotonic by the
 /// caller). Returns the command's result; `Err` only for storage failures, which stop the
 /// node rather than diverge it.
@@ -49,9 +77,15 @@ pub fn apply_command(
             queue,
             max,
             visibility_timeout,
+            attempt_id,
             tokens,
         } => with_queue(txn, queue, |txn, q| {
-            messages::receive(txn, now_ms, q, *max, *visibility_timeout, tokens)
+            match attempt_id.as_deref().filter(|_| q.fifo) {
+                Some(attempt) => receive_attempt(txn, now_ms, q, attempt, |txn| {
+                    messages::receive(txn, now_ms, q, *max, *visibility_timeout, tokens)
+                }),
+                None => messages::receive(txn, now_ms, q, *max, *visibility_timeout, tokens),
+            }
         })?,
         Op::DeleteMessages { queue, entries } => {
             with_queue(txn, queue, |txn, q| messages::delete(txn, q, entries))?
@@ -89,7 +123,14 @@ pub fn apply_command(
         }
     };
     if dedup {
-        dedup::record(txn, action, &command.request_id, now_ms, &result)?;
+        dedup::record(
+            txn,
+            action,
+            &command.request_id,
+            now_ms,
+            dedup::WINDOW_MS,
+            &result,
+        )?;
     }
     Ok(result)
 }

@@ -53,6 +53,8 @@ pub enum Op {
         queue: String,
         max: u32,
         visibility_timeout: Option<u32>,
+        /// FIFO ReceiveRequestAttemptId: a retry within 5 minutes returns the same answer.
+        attempt_id: Option<String>,
         /// Receipt tokens minted at the edge, one per message that may be returned.
         tokens: Vec<u64>,
     },
@@ -94,6 +96,8 @@ pub struct AttributeValue {
     pub data_type: String,
     pub string_value: Option<String>,
     pub binary_value: Option<Vec<u8>>,
+    pub string_list_values: Vec<String>,
+    pub binary_list_values: Vec<Vec<u8>>,
 }
 
 /// One message to send; ids and digests are decided at the edge.
@@ -113,6 +117,10 @@ pub struct SendEntry {
     /// Body plus message attributes, as SQS counts a message's size.
     pub size: u64,
     pub sender_id: String,
+    /// MessageGroupId (required on FIFO queues; kept for fair standard queues).
+    pub group_id: Option<String>,
+    /// MessageDeduplicationId (FIFO queues only).
+    pub dedup_id: Option<String>,
 }
 
 /// A parsed receipt handle: which message, and which receive of it.
@@ -153,6 +161,8 @@ pub struct SentMessage {
     pub md5_body: String,
     pub md5_attributes: Option<String>,
     pub md5_system_attributes: Option<String>,
+    /// FIFO queues: the apply-assigned sequence number.
+    pub sequence_number: Option<u64>,
 }
 
 /// A message as a receive returns it.
@@ -168,6 +178,10 @@ pub struct ReceivedMessage {
     pub sender_id: String,
     pub receive_count: u32,
     pub first_receive_ms: u64,
+    pub group_id: Option<String>,
+    pub dedup_id: Option<String>,
+    /// FIFO queues: the sequence number assigned when it was sent.
+    pub sequence_number: Option<u64>,
 }
 
 impl Op {
@@ -214,6 +228,12 @@ pub enum ReadOp {
     },
     ListQueueTags {
         name: String,
+    },
+    /// Queues whose RedrivePolicy targets this one.
+    ListDeadLetterSourceQueues {
+        name: String,
+        max_results: Option<u32>,
+        next_token: Option<String>,
     },
 }
 

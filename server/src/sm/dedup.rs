@@ -40,12 +40,14 @@ pub fn lookup(
     Ok((record.expires_ms > now_ms).then_some(record.result))
 }
 
-/// Records a result; a record already present is replaced (it had expired).
+/// Records a result for `window_ms`; a record already present is replaced (it had
+/// expired).
 pub fn record(
     txn: &mut Txn<'_>,
     action: &str,
     request_id: &str,
     now_ms: u64,
+    window_ms: u64,
     result: &CommandResult,
 ) -> io::Result<()> {
     let key = keys::dedup(action, request_id);
@@ -53,7 +55,7 @@ pub fn record(
         let old: DedupRecord = decode(&old)?;
         txn.delete(keys::dedup_expiry(old.expires_ms, action, request_id));
     }
-    let expires_ms = now_ms.saturating_add(WINDOW_MS);
+    let expires_ms = now_ms.saturating_add(window_ms);
     let record = DedupRecord {
         expires_ms,
         result: result.clone(),

@@ -13,6 +13,9 @@
 //! | `v`    | queue id, visible-at ms, seq          | empty: every message, in receive order |
 //! | `w`    | queue id, visible-at ms, seq          | empty: delayed and in-flight messages, by when they turn visible |
 //! | `t`    | queue id, sent ms, seq                | empty: retention order |
+//! | `g`    | queue id, group, `0x00`, seq          | empty: a FIFO group's messages in order |
+//! | `x`    | queue id, dedup scope key             | FIFO deduplication record |
+//! | `y`    | queue id, expiry ms, `x` key          | empty: FIFO dedup expiry index |
 
 /// Prefix of state-machine metadata keys.
 pub const META: u8 = 0x00;
@@ -33,6 +36,12 @@ pub const VISIBLE: u8 = b'v';
 pub const WAITING: u8 = b'w';
 /// Prefix of the retention index.
 pub const RETENTION: u8 = b't';
+/// Prefix of FIFO group membership.
+pub const GROUP: u8 = b'g';
+/// Prefix of FIFO deduplication records.
+pub const FIFO_DEDUP: u8 = b'x';
+/// Prefix of the FIFO deduplication expiry index.
+pub const FIFO_DEDUP_EXPIRY: u8 = b'y';
 
 pub const META_LAST_APPLIED: &[u8] = b"\x00meta/last_applied";
 pub const META_MEMBERSHIP: &[u8] = b"\x00meta/membership";
@@ -89,6 +98,52 @@ pub fn timed(prefix: u8, queue_id: u64, at_ms: u64, seq: u64) -> Vec<u8> {
             &seq.to_be_bytes(),
         ],
     )
+}
+
+/// The first key of a FIFO group's members (group ids never contain `0x00`).
+pub fn group_start(queue_id: u64, group: &str) -> Vec<u8> {
+    prefixed(GROUP, &[&queue_id.to_be_bytes(), group.as_bytes(), &[0]])
+}
+
+/// Key of a FIFO group member.
+pub fn group_member(queue_id: u64, group: &str, seq: u64) -> Vec<u8> {
+    prefixed(
+        GROUP,
+        &[
+            &queue_id.to_be_bytes(),
+            group.as_bytes(),
+            &[0],
+            &seq.to_be_bytes(),
+        ],
+    )
+}
+
+/// The sequence number of a group member key.
+pub fn parse_group_seq(key: &[u8]) -> Option<u64> {
+    let tail = key.len().checked_sub(8)?;
+    Some(u64::from_be_bytes(key[tail..].try_into().ok()?))
+}
+
+/// Key of a FIFO deduplication record.
+pub fn fifo_dedup(queue_id: u64, scope_key: &str) -> Vec<u8> {
+    prefixed(FIFO_DEDUP, &[&queue_id.to_be_bytes(), scope_key.as_bytes()])
+}
+
+/// Key of a FIFO dedup expiry entry pointing at `dedup_key`.
+pub fn fifo_dedup_expiry(queue_id: u64, expires_ms: u64, dedup_key: &[u8]) -> Vec<u8> {
+    prefixed(
+        FIFO_DEDUP_EXPIRY,
+        &[
+            &queue_id.to_be_bytes(),
+            &expires_ms.to_be_bytes(),
+            dedup_key,
+        ],
+    )
+}
+
+/// The dedup record key a FIFO dedup expiry entry points at.
+pub fn parse_fifo_dedup_expiry(key: &[u8]) -> Option<Vec<u8>> {
+    key.get(17..).filter(|k| !k.is_empty()).map(<[u8]>::to_vec)
 }
 
 /// The first key of a queue's entries under `prefix`.

@@ -1,30 +1,41 @@
-//! Messages of standard queues inside apply: send, receive, delete, change visibility,
-//! purge, retention and the return of delayed and in-flight messages to visible.
+//! Messages inside apply: send, receive, delete, change visibility, purge, retention,
+//! the return of delayed and in-flight messages to visible, FIFO ordering and
+//! deduplication, and dead-letter moves.
 //!
-//! Every message is indexed by when it is (or turns) visible (`v`); delayed and in-flight
-//! ones also by when they turn visible (`w`), so housekeeping finds exactly the messages
-//! whose state changes; and by sent time (`t`) for retention. Per-queue counters are
-//! maintained by every transition, so the `Approximate*` attributes never scan.
+//! Indexes (see [`keys`]): `v` lists the messages a receive may take, by when they are
+//! visible — every message of a standard queue, but only the head of each message group
+//! of a FIFO queue, so a group with a message in flight is skipped without scanning it;
+//! `w` lists delayed and in-flight messages by when they turn visible, so housekeeping
+//! touches exactly the messages whose state changes; `t` orders messages by sent time for
+//! retention; `g` orders a FIFO group's messages. Per-queue counters are maintained by
+//! every transition, so the `Approximate*` attributes never scan.
 
-use super::catalog::QueueRecord;
+use super::catalog::{self, QueueRecord};
 use super::command::{
-    AttributeValue, BatchFailure, CommandResult, HandleEntry, Output, ReceivedMessage, SendEntry,
+    BatchFailure, CommandResult, HandleEntry, Output, ReceiptHandle, ReceivedMessage, SendEntry,
     SentMessage, VisibilityEntry,
 };
-use super::keys::{self, RETENTION, VISIBLE, WAITING};
+use super::keys::{self, GROUP, RETENTION, VISIBLE, WAITING};
 use super::txn::{StateRead, Txn};
 use crate::codec::{decode, encode};
 use crate::error::{ErrorCode, SqsError};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io;
 
+pub use super::command::AttributeValue;
+
 /// Most in-flight messages a standard queue may hold.
 pub const MAX_IN_FLIGHT: u64 = 120_000;
+/// Most in-flight messages a FIFO queue may hold.
+pub const MAX_IN_FLIGHT_FIFO: u64 = 120_000;
 /// Longest visibility timeout, seconds.
 pub const MAX_VISIBILITY_TIMEOUT: u32 = 43_200;
 /// Minimum time between two purges of one queue.
 pub const PURGE_INTERVAL_MS: u64 = 60_000;
+/// FIFO deduplication (and ReceiveRequestAttemptId) window.
+pub const FIFO_DEDUP_WINDOW_MS: u64 = 5 * 60 * 1000;
 
 /// Per-queue message counts by state, and the next sequence number.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +73,19 @@ pub struct MessageRecord {
     pub first_receive_ms: u64,
     /// Token of the current receipt handle (0: never received).
     pub token: u64,
+    pub group_id: Option<String>,
+    pub dedup_id: Option<String>,
+    /// Whether the message is in the receive index `v` (always on standard queues; the
+    /// group head on FIFO queues).
+    pub listed: bool,
+}
+
+/// A FIFO deduplication record: the answer a duplicate send gets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct FifoDedup {
+    message_id: String,
+    seq: u64,
+    expires_ms: u64,
 }
 
 impl QueueCounters {
@@ -107,24 +131,33 @@ fn is_waiting(state: MessageState) -> bool {
     state != MessageState::Visible
 }
 
-/// Writes a new message with all its index entries.
-fn insert(txn: &mut Txn<'_>, queue_id: u64, seq: u64, m: &MessageRecord) -> io::Result<()> {
-    txn.put(keys::message(queue_id, seq), encode(m)?);
-    txn.put(
-        keys::timed(VISIBLE, queue_id, m.visible_at_ms, seq),
-        Vec::new(),
-    );
-    if is_waiting(m.state) {
-        txn.put(
-            keys::timed(WAITING, queue_id, m.visible_at_ms, seq),
-            Vec::new(),
-        );
+/// The FIFO group a message is ordered in (none on standard queues).
+fn fifo_group<'m>(queue: &QueueRecord, m: &'m MessageRecord) -> Option<&'m str> {
+    if queue.fifo {
+        m.group_id.as_deref()
+    } else {
+        None
     }
-    txn.put(keys::timed(RETENTION, queue_id, m.sent_ms, seq), Vec::new());
+}
+
+/// Writes a new message with all its index entries.
+fn insert(txn: &mut Txn<'_>, queue: &QueueRecord, seq: u64, m: &MessageRecord) -> io::Result<()> {
+    let id = queue.id;
+    txn.put(keys::message(id, seq), encode(m)?);
+    if m.listed {
+        txn.put(keys::timed(VISIBLE, id, m.visible_at_ms, seq), Vec::new());
+    }
+    if is_waiting(m.state) {
+        txn.put(keys::timed(WAITING, id, m.visible_at_ms, seq), Vec::new());
+    }
+    txn.put(keys::timed(RETENTION, id, m.sent_ms, seq), Vec::new());
+    if let Some(group) = fifo_group(queue, m) {
+        txn.put(keys::group_member(id, group, seq), Vec::new());
+    }
     Ok(())
 }
 
-/// Rewrites a message whose visibility or state changed from `old`.
+/// Rewrites a message whose visibility, state or listing changed from `old`.
 fn update(
     txn: &mut Txn<'_>,
     queue_id: u64,
@@ -132,17 +165,20 @@ fn update(
     old: &MessageRecord,
     new: &MessageRecord,
 ) -> io::Result<()> {
-    if old.visible_at_ms != new.visible_at_ms {
+    let moved = old.visible_at_ms != new.visible_at_ms;
+    if old.listed && (!new.listed || moved) {
         txn.delete(keys::timed(VISIBLE, queue_id, old.visible_at_ms, seq));
+    }
+    if new.listed && (!old.listed || moved) {
         txn.put(
             keys::timed(VISIBLE, queue_id, new.visible_at_ms, seq),
             Vec::new(),
         );
     }
-    if is_waiting(old.state) && (!is_waiting(new.state) || old.visible_at_ms != new.visible_at_ms) {
+    if is_waiting(old.state) && (!is_waiting(new.state) || moved) {
         txn.delete(keys::timed(WAITING, queue_id, old.visible_at_ms, seq));
     }
-    if is_waiting(new.state) {
+    if is_waiting(new.state) && (!is_waiting(old.state) || moved) {
         txn.put(
             keys::timed(WAITING, queue_id, new.visible_at_ms, seq),
             Vec::new(),
@@ -152,14 +188,50 @@ fn update(
     Ok(())
 }
 
-/// Deletes a message and its index entries.
-fn remove(txn: &mut Txn<'_>, queue_id: u64, seq: u64, m: &MessageRecord) {
-    txn.delete(keys::message(queue_id, seq));
-    txn.delete(keys::timed(VISIBLE, queue_id, m.visible_at_ms, seq));
-    if is_waiting(m.state) {
-        txn.delete(keys::timed(WAITING, queue_id, m.visible_at_ms, seq));
+/// Deletes a message and its index entries; on a FIFO queue the next message of its
+/// group becomes the group's head.
+fn remove(txn: &mut Txn<'_>, queue: &QueueRecord, seq: u64, m: &MessageRecord) -> io::Result<()> {
+    let id = queue.id;
+    txn.delete(keys::message(id, seq));
+    if m.listed {
+        txn.delete(keys::timed(VISIBLE, id, m.visible_at_ms, seq));
     }
-    txn.delete(keys::timed(RETENTION, queue_id, m.sent_ms, seq));
+    if is_waiting(m.state) {
+        txn.delete(keys::timed(WAITING, id, m.visible_at_ms, seq));
+    }
+    txn.delete(keys::timed(RETENTION, id, m.sent_ms, seq));
+    if let Some(group) = fifo_group(queue, m) {
+        txn.delete(keys::group_member(id, group, seq));
+        if m.listed {
+            promote_head(txn, queue, group)?;
+        }
+    }
+    Ok(())
+}
+
+/// Lists the first message of a FIFO group in the receive index.
+fn promote_head(txn: &mut Txn<'_>, queue: &QueueRecord, group: &str) -> io::Result<()> {
+    let start = keys::group_start(queue.id, group);
+    let end = keys::prefix_end(&start);
+    let Some((key, _)) = txn.scan(&start, &end, 1)?.into_iter().next() else {
+        return Ok(());
+    };
+    let Some(seq) = keys::parse_group_seq(&key) else {
+        return Ok(());
+    };
+    if let Some(old) = load(txn, queue.id, seq)?
+        && !old.listed
+    {
+        let new = MessageRecord {
+            listed: true,
+            ..old.clone()
+        };
+        update(txn, queue.id, seq, &old, &new)?;
+        if !is_waiting(new.state) {
+            txn.touch(queue.id);
+        }
+    }
+    Ok(())
 }
 
 fn attr_u64(queue: &QueueRecord, name: &str, default: u64) -> u64 {
@@ -174,7 +246,45 @@ fn retention_ms(queue: &QueueRecord) -> u64 {
     attr_u64(queue, "MessageRetentionPeriod", 345_600) * 1000
 }
 
-/// SendMessage(Batch): stores each entry that fits the queue's limits.
+fn fail(id: &str, error: SqsError) -> BatchFailure {
+    BatchFailure {
+        id: id.to_string(),
+        error,
+    }
+}
+
+/// The FIFO deduplication key of an entry (scope per DeduplicationScope), or the error
+/// when the queue has no way to deduplicate it.
+fn fifo_dedup_key(queue: &QueueRecord, e: &SendEntry) -> Result<(String, Vec<u8>), SqsError> {
+    let dedup_id = match &e.dedup_id {
+        Some(id) => id.clone(),
+        None if queue
+            .attributes
+            .get("ContentBasedDeduplication")
+            .map(String::as_str)
+            == Some("true") =>
+        {
+            hex::encode(Sha256::digest(e.body.as_bytes()))
+        }
+        None => {
+            return Err(SqsError::invalid_parameter(
+                "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly",
+            ));
+        }
+    };
+    let group = e.group_id.as_deref().unwrap_or("");
+    let scope = match queue
+        .attributes
+        .get("DeduplicationScope")
+        .map(String::as_str)
+    {
+        Some("messageGroup") => format!("{group}\0{dedup_id}"),
+        _ => dedup_id.clone(),
+    };
+    Ok((dedup_id, keys::fifo_dedup(queue.id, &scope)))
+}
+
+/// SendMessage(Batch): stores each entry that fits the queue's rules.
 pub fn send(
     txn: &mut Txn<'_>,
     now: u64,
@@ -182,21 +292,70 @@ pub fn send(
     entries: &[SendEntry],
 ) -> io::Result<CommandResult> {
     let max_size = attr_u64(queue, "MaximumMessageSize", 1_048_576);
-    let queue_delay = attr_u64(queue, "DelaySeconds", 0);
+    let queue_delay_ms = attr_u64(queue, "DelaySeconds", 0) * 1000;
     let mut c = counters(txn, queue.id)?;
     let mut successful = Vec::new();
     let mut failed = Vec::new();
     for e in entries {
         if e.size > max_size {
-            failed.push(BatchFailure {
-                id: e.id.clone(),
-                error: SqsError::invalid_parameter(format!(
+            failed.push(fail(
+                &e.id,
+                SqsError::invalid_parameter(format!(
                     "One or more parameters are invalid. Reason: Message must be shorter than {max_size} bytes."
                 )),
-            });
+            ));
             continue;
         }
-        let delay_ms = u64::from(e.delay_seconds.map_or(queue_delay as u32, |d| d)) * 1000;
+        let mut dedup = None;
+        if queue.fifo {
+            if e.group_id.is_none() {
+                failed.push(fail(&e.id, SqsError::missing_parameter("MessageGroupId")));
+                continue;
+            }
+            if e.delay_seconds.is_some() {
+                failed.push(fail(
+                    &e.id,
+                    SqsError::invalid_parameter(
+                        "Value for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type.",
+                    ),
+                ));
+                continue;
+            }
+            let (dedup_id, key) = match fifo_dedup_key(queue, e) {
+                Ok(k) => k,
+                Err(error) => {
+                    failed.push(fail(&e.id, error));
+                    continue;
+                }
+            };
+            if let Some(bytes) = txn.get(&key)? {
+                let seen: FifoDedup = decode(&bytes)?;
+                if seen.expires_ms > now {
+                    // A duplicate inside the window: the original's answer, nothing stored.
+                    successful.push(SentMessage {
+                        id: e.id.clone(),
+                        message_id: seen.message_id,
+                        md5_body: e.md5_body.clone(),
+                        md5_attributes: e.md5_attributes.clone(),
+                        md5_system_attributes: e.md5_system_attributes.clone(),
+                        sequence_number: Some(seen.seq),
+                    });
+                    continue;
+                }
+            }
+            dedup = Some((dedup_id, key));
+        } else if e.dedup_id.is_some() {
+            failed.push(fail(
+                &e.id,
+                SqsError::invalid_parameter(
+                    "Value for parameter MessageDeduplicationId is invalid. Reason: The request includes a parameter that is not valid for this queue type.",
+                ),
+            ));
+            continue;
+        }
+        let delay_ms = e
+            .delay_seconds
+            .map_or(queue_delay_ms, |d| u64::from(d) * 1000);
         let state = if delay_ms > 0 {
             MessageState::Delayed
         } else {
@@ -205,6 +364,13 @@ pub fn send(
         let seq = c.next_seq;
         c.next_seq += 1;
         *c.slot(state) += 1;
+        let listed = match (queue.fifo, e.group_id.as_deref()) {
+            (true, Some(group)) => {
+                let start = keys::group_start(queue.id, group);
+                txn.scan(&start, &keys::prefix_end(&start), 1)?.is_empty()
+            }
+            _ => true,
+        };
         let record = MessageRecord {
             message_id: e.message_id.clone(),
             body: e.body.clone(),
@@ -220,9 +386,25 @@ pub fn send(
             receive_count: 0,
             first_receive_ms: 0,
             token: 0,
+            group_id: e.group_id.clone(),
+            dedup_id: dedup.as_ref().map(|(id, _)| id.clone()),
+            listed,
         };
-        insert(txn, queue.id, seq, &record)?;
-        if state == MessageState::Visible {
+        insert(txn, queue, seq, &record)?;
+        if let Some((_, key)) = dedup {
+            let expires_ms = now + FIFO_DEDUP_WINDOW_MS;
+            let entry = FifoDedup {
+                message_id: e.message_id.clone(),
+                seq,
+                expires_ms,
+            };
+            txn.put(
+                keys::fifo_dedup_expiry(queue.id, expires_ms, &key),
+                Vec::new(),
+            );
+            txn.put(key, encode(&entry)?);
+        }
+        if state == MessageState::Visible && listed {
             txn.touch(queue.id);
         }
         successful.push(SentMessage {
@@ -231,13 +413,90 @@ pub fn send(
             md5_body: e.md5_body.clone(),
             md5_attributes: e.md5_attributes.clone(),
             md5_system_attributes: e.md5_system_attributes.clone(),
+            sequence_number: queue.fifo.then_some(seq),
         });
     }
     save_counters(txn, queue.id, &c)?;
     Ok(Ok(Output::Sent { successful, failed }))
 }
 
+/// Where a message goes when its receive count would exceed the redrive policy.
+struct Redrive {
+    target: QueueRecord,
+    max_receive_count: u32,
+}
+
+fn redrive(txn: &Txn<'_>, queue: &QueueRecord) -> io::Result<Option<Redrive>> {
+    let Some(policy) = queue.attributes.get("RedrivePolicy") else {
+        return Ok(None);
+    };
+    let Ok(policy) = serde_json::from_str::<serde_json::Value>(policy) else {
+        return Ok(None);
+    };
+    let arn = policy
+        .get("deadLetterTargetArn")
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
+    let max = match policy.get("maxReceiveCount") {
+        Some(serde_json::Value::Number(n)) => n.as_u64(),
+        Some(serde_json::Value::String(s)) => s.parse().ok(),
+        _ => None,
+    };
+    let (Some(name), Some(max)) = (arn.rsplit(':').next(), max) else {
+        return Ok(None);
+    };
+    Ok(catalog::load(txn, name)?
+        .filter(|t| t.id != queue.id)
+        .map(|target| Redrive {
+            target,
+            max_receive_count: max.min(u64::from(u32::MAX)) as u32,
+        }))
+}
+
+/// Moves a message to a dead-letter queue: same id, body and attributes, visible now.
+fn move_to_dead_letter(
+    txn: &mut Txn<'_>,
+    now: u64,
+    from: &QueueRecord,
+    seq: u64,
+    m: &MessageRecord,
+    to: &QueueRecord,
+) -> io::Result<()> {
+    let mut c = counters(txn, from.id)?;
+    c.forget(m.state);
+    save_counters(txn, from.id, &c)?;
+    remove(txn, from, seq, m)?;
+    let mut dc = counters(txn, to.id)?;
+    let new_seq = dc.next_seq;
+    dc.next_seq += 1;
+    dc.visible += 1;
+    let listed = match (to.fifo, m.group_id.as_deref()) {
+        (true, Some(group)) => {
+            let start = keys::group_start(to.id, group);
+            txn.scan(&start, &keys::prefix_end(&start), 1)?.is_empty()
+        }
+        _ => true,
+    };
+    let moved = MessageRecord {
+        visible_at_ms: now,
+        state: MessageState::Visible,
+        receive_count: 0,
+        first_receive_ms: 0,
+        token: 0,
+        listed,
+        ..m.clone()
+    };
+    insert(txn, to, new_seq, &moved)?;
+    save_counters(txn, to.id, &dc)?;
+    if listed {
+        txn.touch(to.id);
+    }
+    Ok(())
+}
+
 /// ReceiveMessage: makes up to `max` visible messages in flight under new receipt tokens.
+/// FIFO queues return messages of a group in order and never a group with a message in
+/// flight; one receive may take several messages of one group.
 pub fn receive(
     txn: &mut Txn<'_>,
     now: u64,
@@ -250,81 +509,126 @@ pub fn receive(
         u64::from(visibility_timeout.unwrap_or(attr_u64(queue, "VisibilityTimeout", 30) as u32))
             * 1000;
     let retention = retention_ms(queue);
-    let mut c = counters(txn, queue.id)?;
+    let redrive = redrive(txn, queue)?;
+    let limit = if queue.fifo {
+        MAX_IN_FLIGHT_FIFO
+    } else {
+        MAX_IN_FLIGHT
+    };
     let wanted = (max as usize).min(tokens.len());
     let start = keys::queue_start(VISIBLE, queue.id);
     let end = keys::timed(VISIBLE, queue.id, now.saturating_add(1), 0);
-    let mut received = Vec::new();
-    let candidates = txn.scan(&start, &end, wanted + 64)?;
-    for (key, _) in candidates {
-        if received.len() >= wanted {
-            break;
-        }
-        let Some((_, seq)) = keys::parse_timed(&key) else {
+    let mut received: Vec<ReceivedMessage> = Vec::new();
+    let mut over_limit = false;
+    'heads: for (key, _) in txn.scan(&start, &end, wanted + 64)? {
+        let Some((_, head_seq)) = keys::parse_timed(&key) else {
             continue;
         };
-        let Some(old) = load(txn, queue.id, seq)? else {
-            continue;
-        };
-        if old.sent_ms.saturating_add(retention) <= now {
-            c.forget(old.state);
-            remove(txn, queue.id, seq, &old);
-            continue;
-        }
-        if c.in_flight >= MAX_IN_FLIGHT {
-            if received.is_empty() {
-                save_counters(txn, queue.id, &c)?;
-                return Ok(Err(SqsError::new(
-                    ErrorCode::OverLimit,
-                    "The maximum number of in flight messages is reached.",
-                )));
+        // A FIFO head may bring the following messages of its group along.
+        let mut seq = head_seq;
+        loop {
+            if received.len() >= wanted {
+                break 'heads;
             }
-            break;
-        }
-        let token = tokens[received.len()];
-        let mut new = old.clone();
-        new.state = if timeout_ms > 0 {
-            MessageState::InFlight
-        } else {
-            MessageState::Visible
-        };
-        new.visible_at_ms = now + timeout_ms;
-        new.receive_count += 1;
-        if new.first_receive_ms == 0 {
-            new.first_receive_ms = now;
-        }
-        new.token = token;
-        c.moved(old.state, new.state);
-        update(txn, queue.id, seq, &old, &new)?;
-        received.push(ReceivedMessage {
-            message_id: new.message_id.clone(),
-            handle: super::command::ReceiptHandle {
-                queue_id: queue.id,
-                seq,
+            let Some(old) = load(txn, queue.id, seq)? else {
+                continue 'heads;
+            };
+            if seq != head_seq && old.visible_at_ms > now {
+                continue 'heads;
+            }
+            if old.sent_ms.saturating_add(retention) <= now {
+                let mut c = counters(txn, queue.id)?;
+                c.forget(old.state);
+                save_counters(txn, queue.id, &c)?;
+                remove(txn, queue, seq, &old)?;
+                continue 'heads;
+            }
+            if let Some(r) = &redrive
+                && old.receive_count >= r.max_receive_count
+            {
+                move_to_dead_letter(txn, now, queue, seq, &old, &r.target)?;
+                continue 'heads;
+            }
+            let mut c = counters(txn, queue.id)?;
+            if c.in_flight >= limit && old.state != MessageState::InFlight {
+                over_limit = true;
+                break 'heads;
+            }
+            let token = tokens[received.len()];
+            let new = MessageRecord {
+                state: if timeout_ms > 0 {
+                    MessageState::InFlight
+                } else {
+                    MessageState::Visible
+                },
+                visible_at_ms: now + timeout_ms,
+                receive_count: old.receive_count + 1,
+                first_receive_ms: if old.first_receive_ms == 0 {
+                    now
+                } else {
+                    old.first_receive_ms
+                },
                 token,
-            },
-            body: new.body,
-            md5_body: new.md5_body,
-            attributes: new.attributes,
-            system_attributes: new.system_attributes,
-            sent_ms: new.sent_ms,
-            sender_id: new.sender_id,
-            receive_count: new.receive_count,
-            first_receive_ms: new.first_receive_ms,
-        });
+                ..old.clone()
+            };
+            c.moved(old.state, new.state);
+            save_counters(txn, queue.id, &c)?;
+            update(txn, queue.id, seq, &old, &new)?;
+            received.push(ReceivedMessage {
+                message_id: new.message_id.clone(),
+                handle: ReceiptHandle {
+                    queue_id: queue.id,
+                    seq,
+                    token,
+                },
+                body: new.body.clone(),
+                md5_body: new.md5_body.clone(),
+                attributes: new.attributes.clone(),
+                system_attributes: new.system_attributes.clone(),
+                sent_ms: new.sent_ms,
+                sender_id: new.sender_id.clone(),
+                receive_count: new.receive_count,
+                first_receive_ms: new.first_receive_ms,
+                group_id: new.group_id.clone(),
+                dedup_id: new.dedup_id.clone(),
+                sequence_number: queue.fifo.then_some(seq),
+            });
+            let Some(group) = fifo_group(queue, &new) else {
+                continue 'heads;
+            };
+            match next_in_group(txn, queue.id, group, seq)? {
+                Some(next) => seq = next,
+                None => continue 'heads,
+            }
+        }
     }
-    save_counters(txn, queue.id, &c)?;
+    if over_limit && received.is_empty() {
+        return Ok(Err(SqsError::new(
+            ErrorCode::OverLimit,
+            "The maximum number of in flight messages is reached.",
+        )));
+    }
     Ok(Ok(Output::Received(received)))
 }
 
+/// The sequence number after `seq` in a FIFO group.
+fn next_in_group(txn: &Txn<'_>, queue_id: u64, group: &str, seq: u64) -> io::Result<Option<u64>> {
+    let start = keys::group_member(queue_id, group, seq.saturating_add(1));
+    let end = keys::prefix_end(&keys::group_start(queue_id, group));
+    Ok(txn
+        .scan(&start, &end, 1)?
+        .first()
+        .and_then(|(k, _)| keys::parse_group_seq(k)))
+}
+
 fn invalid_handle(id: &str) -> BatchFailure {
-    BatchFailure {
-        id: id.to_string(),
-        error: SqsError::new(
+    fail(
+        id,
+        SqsError::new(
             ErrorCode::ReceiptHandleIsInvalid,
             "The input receipt handle is invalid.",
         ),
-    }
+    )
 }
 
 /// DeleteMessage(Batch): deletes each message whose handle is its current one. A stale
@@ -335,7 +639,6 @@ pub fn delete(
     queue: &QueueRecord,
     entries: &[HandleEntry],
 ) -> io::Result<CommandResult> {
-    let mut c = counters(txn, queue.id)?;
     let mut successful = Vec::new();
     let mut failed = Vec::new();
     for e in entries {
@@ -347,12 +650,13 @@ pub fn delete(
             && m.token == e.handle.token
             && m.token != 0
         {
+            let mut c = counters(txn, queue.id)?;
             c.forget(m.state);
-            remove(txn, queue.id, e.handle.seq, &m);
+            save_counters(txn, queue.id, &c)?;
+            remove(txn, queue, e.handle.seq, &m)?;
         }
         successful.push(e.id.clone());
     }
-    save_counters(txn, queue.id, &c)?;
     Ok(Ok(Output::Batch { successful, failed }))
 }
 
@@ -375,23 +679,23 @@ pub fn change_visibility(
         let current = load(txn, queue.id, e.handle.seq)?
             .filter(|m| m.token == e.handle.token && m.token != 0);
         let Some(old) = current else {
-            failed.push(BatchFailure {
-                id: e.id.clone(),
-                error: SqsError::invalid_parameter(format!(
+            failed.push(fail(
+                &e.id,
+                SqsError::invalid_parameter(format!(
                     "Value {} for parameter ReceiptHandle is invalid. Reason: Message does not exist or is not available for visibility timeout change.",
                     e.id
                 )),
-            });
+            ));
             continue;
         };
         if old.visible_at_ms <= now || old.state != MessageState::InFlight {
-            failed.push(BatchFailure {
-                id: e.id.clone(),
-                error: SqsError::new(
+            failed.push(fail(
+                &e.id,
+                SqsError::new(
                     ErrorCode::MessageNotInflight,
                     "The message is not in flight.",
                 ),
-            });
+            ));
             continue;
         }
         let mut new = old.clone();
@@ -432,8 +736,9 @@ pub fn purge(txn: &mut Txn<'_>, now: u64, queue: &QueueRecord) -> io::Result<Com
 }
 
 /// Deletes every message of a queue (purge, or the queue itself being deleted).
+/// FIFO deduplication records survive a purge, as on AWS.
 pub fn delete_messages(txn: &mut Txn<'_>, queue_id: u64) {
-    for prefix in [keys::MESSAGE, VISIBLE, WAITING, RETENTION] {
+    for prefix in [keys::MESSAGE, VISIBLE, WAITING, RETENTION, GROUP] {
         let start = keys::queue_start(prefix, queue_id);
         let end = keys::queue_start(prefix, queue_id + 1);
         txn.delete_range(&start, &end);
@@ -443,12 +748,17 @@ pub fn delete_messages(txn: &mut Txn<'_>, queue_id: u64) {
 /// Removes all of a deleted queue's message state.
 pub fn drop_queue(txn: &mut Txn<'_>, queue_id: u64) {
     delete_messages(txn, queue_id);
+    for prefix in [keys::FIFO_DEDUP, keys::FIFO_DEDUP_EXPIRY] {
+        let start = keys::queue_start(prefix, queue_id);
+        let end = keys::queue_start(prefix, queue_id + 1);
+        txn.delete_range(&start, &end);
+    }
     txn.delete(keys::counters(queue_id));
 }
 
-/// Housekeeping for one queue: expires messages past retention and moves delayed and
-/// in-flight messages whose time has come back to visible. Does at most `budget` units
-/// of work; returns how many it used.
+/// Housekeeping for one queue: expires messages past retention and FIFO dedup records,
+/// and moves delayed and in-flight messages whose time has come back to visible. Does
+/// at most `budget` units of work; returns how many it used.
 pub fn housekeep(
     txn: &mut Txn<'_>,
     now: u64,
@@ -456,42 +766,50 @@ pub fn housekeep(
     budget: usize,
 ) -> io::Result<usize> {
     let mut used = 0;
-    let mut c = counters(txn, queue.id)?;
     let retention = retention_ms(queue);
-    let start = keys::queue_start(RETENTION, queue.id);
-    let end = keys::timed(
-        RETENTION,
-        queue.id,
-        now.saturating_sub(retention).saturating_add(1),
-        0,
-    );
     if now >= retention {
+        let start = keys::queue_start(RETENTION, queue.id);
+        let end = keys::timed(RETENTION, queue.id, now - retention + 1, 0);
         for (key, _) in txn.scan(&start, &end, budget)? {
             let Some((_, seq)) = keys::parse_timed(&key) else {
                 continue;
             };
             if let Some(m) = load(txn, queue.id, seq)? {
+                let mut c = counters(txn, queue.id)?;
                 c.forget(m.state);
-                remove(txn, queue.id, seq, &m);
+                save_counters(txn, queue.id, &c)?;
+                remove(txn, queue, seq, &m)?;
             }
             used += 1;
         }
     }
+    let start = keys::queue_start(keys::FIFO_DEDUP_EXPIRY, queue.id);
+    let end = keys::fifo_dedup_expiry(queue.id, now + 1, &[]);
+    for (key, _) in txn.scan(&start, &end, budget.saturating_sub(used))? {
+        if let Some(dedup_key) = keys::parse_fifo_dedup_expiry(&key) {
+            txn.delete(dedup_key);
+        }
+        txn.delete(key);
+        used += 1;
+    }
     let start = keys::queue_start(WAITING, queue.id);
     let end = keys::timed(WAITING, queue.id, now.saturating_add(1), 0);
     let due = txn.scan(&start, &end, budget.saturating_sub(used))?;
-    if !due.is_empty() {
-        txn.touch(queue.id);
-    }
+    let mut c = counters(txn, queue.id)?;
     for (key, _) in due {
         let Some((_, seq)) = keys::parse_timed(&key) else {
             continue;
         };
         if let Some(old) = load(txn, queue.id, seq)? {
-            let mut new = old.clone();
-            new.state = MessageState::Visible;
+            let new = MessageRecord {
+                state: MessageState::Visible,
+                ..old.clone()
+            };
             c.moved(old.state, new.state);
             update(txn, queue.id, seq, &old, &new)?;
+            if new.listed {
+                txn.touch(queue.id);
+            }
         }
         used += 1;
     }
@@ -592,6 +910,7 @@ mod tests {
                     queue: "q".into(),
                     max,
                     visibility_timeout: vt,
+                    attempt_id: None,
                     tokens,
                 },
             ) {
@@ -633,6 +952,8 @@ mod tests {
             md5_system_attributes: None,
             size: body.len() as u64,
             sender_id: "AKID".into(),
+            group_id: None,
+            dedup_id: None,
         }
     }
 
@@ -806,6 +1127,7 @@ mod tests {
                     queue: "q".into(),
                     max: 1000,
                     visibility_timeout: Some(600),
+                    attempt_id: None,
                     tokens,
                 },
             ) {
@@ -836,5 +1158,276 @@ mod tests {
         .unwrap();
         assert!(f.receive(3, 10, None).is_empty());
         assert_eq!(f.counts(), counts(0, 0, 0));
+    }
+
+    fn fifo(group: &str, body: &str, dedup: Option<&str>) -> SendEntry {
+        SendEntry {
+            group_id: Some(group.into()),
+            dedup_id: dedup.map(str::to_string),
+            ..entry(body, None)
+        }
+    }
+
+    fn fifo_fixture(attributes: &[(&str, &str)]) -> Fixture {
+        let mut f = Fixture::new(&[]);
+        let mut attrs: BTreeMap<String, String> = attributes
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        attrs.insert("FifoQueue".into(), "true".into());
+        f.run(
+            0,
+            Op::CreateQueue {
+                name: "f.fifo".into(),
+                attributes: attrs,
+                tags: Default::default(),
+            },
+        )
+        .unwrap();
+        f
+    }
+
+    fn fifo_send(
+        f: &mut Fixture,
+        now: u64,
+        entries: Vec<SendEntry>,
+    ) -> (Vec<SentMessage>, Vec<BatchFailure>) {
+        match f.run(
+            now,
+            Op::SendMessages {
+                queue: "f.fifo".into(),
+                entries,
+            },
+        ) {
+            Ok(Output::Sent { successful, failed }) => (successful, failed),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn fifo_receive(
+        f: &mut Fixture,
+        now: u64,
+        max: u32,
+        attempt: Option<&str>,
+    ) -> Vec<ReceivedMessage> {
+        let tokens = (0..max).map(|i| 1000 * f.next + u64::from(i) + 1).collect();
+        match f.run(
+            now,
+            Op::ReceiveMessages {
+                queue: "f.fifo".into(),
+                max,
+                visibility_timeout: Some(30),
+                attempt_id: attempt.map(str::to_string),
+                tokens,
+            },
+        ) {
+            Ok(Output::Received(m)) => m,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn fifo_groups_are_ordered_and_locked_while_in_flight() {
+        let mut f = fifo_fixture(&[]);
+        let (sent, _) = fifo_send(
+            &mut f,
+            1,
+            vec![
+                fifo("a", "a1", Some("1")),
+                fifo("a", "a2", Some("2")),
+                fifo("b", "b1", Some("3")),
+            ],
+        );
+        let seqs: Vec<u64> = sent.iter().map(|s| s.sequence_number.unwrap()).collect();
+        assert!(
+            seqs.windows(2).all(|w| w[0] < w[1]),
+            "sequence numbers increase: {seqs:?}"
+        );
+        // One receive may take several messages of a group, in order.
+        let got = fifo_receive(&mut f, 2, 10, None);
+        let bodies: Vec<&str> = got.iter().map(|m| m.body.as_str()).collect();
+        assert_eq!(bodies, ["a1", "a2", "b1"]);
+        // Everything in flight: nothing more.
+        assert!(fifo_receive(&mut f, 3, 10, None).is_empty());
+        // New message of group a waits behind a's in-flight messages; b stays blocked too.
+        fifo_send(
+            &mut f,
+            4,
+            vec![fifo("a", "a3", Some("4")), fifo("c", "c1", Some("5"))],
+        );
+        let got = fifo_receive(&mut f, 5, 10, None);
+        assert_eq!(
+            got.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
+            ["c1"]
+        );
+        // Deleting a1 leaves a2 (in flight) as head: a3 still waits.
+        let a1_handle = got_handle(&f, "a1");
+        let a1 = f.run(
+            6,
+            Op::DeleteMessages {
+                queue: "f.fifo".into(),
+                entries: vec![HandleEntry {
+                    id: "d".into(),
+                    handle: a1_handle,
+                }],
+            },
+        );
+        assert!(a1.is_ok());
+        assert!(fifo_receive(&mut f, 7, 10, None).is_empty());
+        // After the visibility timeout a2 comes back first, then a3.
+        let got = fifo_receive(&mut f, 40_000, 1, None);
+        assert_eq!(got[0].body, "a2");
+    }
+
+    /// The handle under which `body` is currently held (tests only know bodies).
+    fn got_handle(f: &Fixture, body: &str) -> ReceiptHandle {
+        let start = keys::queue_start(keys::MESSAGE, 0);
+        let end = keys::prefix_end(&[keys::MESSAGE]);
+        for (key, value) in DbRead(&f.db).scan(&start, &end, usize::MAX).unwrap() {
+            let m: MessageRecord = decode(&value).unwrap();
+            if m.body == body {
+                let queue_id = u64::from_be_bytes(key[1..9].try_into().unwrap());
+                let seq = u64::from_be_bytes(key[9..17].try_into().unwrap());
+                return ReceiptHandle {
+                    queue_id,
+                    seq,
+                    token: m.token,
+                };
+            }
+        }
+        panic!("no message {body}")
+    }
+
+    #[test]
+    fn fifo_deduplication_answers_with_the_original_within_five_minutes() {
+        let mut f = fifo_fixture(&[("ContentBasedDeduplication", "true")]);
+        let (first, _) = fifo_send(&mut f, 1_000, vec![fifo("g", "same body", None)]);
+        let (dup, _) = fifo_send(
+            &mut f,
+            2_000,
+            vec![SendEntry {
+                message_id: "other".into(),
+                ..fifo("g", "same body", None)
+            }],
+        );
+        assert_eq!(dup[0].message_id, first[0].message_id);
+        assert_eq!(dup[0].sequence_number, first[0].sequence_number);
+        // Even after the original was received and deleted.
+        let got = fifo_receive(&mut f, 3_000, 10, None);
+        assert_eq!(got.len(), 1);
+        f.run(
+            3_500,
+            Op::DeleteMessages {
+                queue: "f.fifo".into(),
+                entries: vec![HandleEntry {
+                    id: "d".into(),
+                    handle: got[0].handle,
+                }],
+            },
+        )
+        .unwrap();
+        let (dup, _) = fifo_send(&mut f, 4_000, vec![fifo("g", "same body", None)]);
+        assert_eq!(dup[0].message_id, first[0].message_id);
+        assert!(
+            fifo_receive(&mut f, 5_000, 10, None).is_empty(),
+            "a duplicate is never stored"
+        );
+        // After the window (and housekeeping) the same content is a new message.
+        f.run(1_000 + FIFO_DEDUP_WINDOW_MS + 1, Op::Housekeeping)
+            .unwrap();
+        let (fresh, _) = fifo_send(
+            &mut f,
+            1_000 + FIFO_DEDUP_WINDOW_MS + 2,
+            vec![SendEntry {
+                message_id: "new".into(),
+                ..fifo("g", "same body", None)
+            }],
+        );
+        assert_eq!(fresh[0].message_id, "new");
+    }
+
+    #[test]
+    fn fifo_rules_missing_group_per_message_delay_and_dedup_source() {
+        let mut f = fifo_fixture(&[]);
+        let (_, failed) = fifo_send(
+            &mut f,
+            1,
+            vec![SendEntry {
+                group_id: None,
+                ..fifo("g", "x", Some("1"))
+            }],
+        );
+        assert_eq!(failed[0].error.code, ErrorCode::MissingParameter);
+        let (_, failed) = fifo_send(
+            &mut f,
+            1,
+            vec![SendEntry {
+                delay_seconds: Some(1),
+                ..fifo("g", "x", Some("1"))
+            }],
+        );
+        assert_eq!(failed[0].error.code, ErrorCode::InvalidParameterValue);
+        let (_, failed) = fifo_send(&mut f, 1, vec![fifo("g", "x", None)]);
+        assert_eq!(failed[0].error.code, ErrorCode::InvalidParameterValue);
+        let standard = f.send(1, "s", None);
+        assert!(standard.is_ok());
+    }
+
+    #[test]
+    fn receive_attempt_id_replays_the_same_messages_and_handles() {
+        let mut f = fifo_fixture(&[]);
+        fifo_send(&mut f, 1, vec![fifo("g", "m1", Some("1"))]);
+        let first = fifo_receive(&mut f, 2, 10, Some("attempt-1"));
+        let retry = fifo_receive(&mut f, 3, 10, Some("attempt-1"));
+        assert_eq!(first.len(), 1);
+        assert_eq!(first, retry);
+        assert!(fifo_receive(&mut f, 4, 10, Some("attempt-2")).is_empty());
+    }
+
+    #[test]
+    fn messages_over_max_receive_count_move_to_the_dead_letter_queue() {
+        let mut f = Fixture::new(&[]);
+        f.run(
+            0,
+            Op::CreateQueue {
+                name: "dlq".into(),
+                attributes: Default::default(),
+                tags: Default::default(),
+            },
+        )
+        .unwrap();
+        f.run(
+            0,
+            Op::SetQueueAttributes {
+                name: "q".into(),
+                attributes: BTreeMap::from([(
+                    "RedrivePolicy".to_string(),
+                    r#"{"deadLetterTargetArn":"arn:aws:sqs:r:1:dlq","maxReceiveCount":2}"#
+                        .to_string(),
+                )]),
+            },
+        )
+        .unwrap();
+        f.send(1, "poison", None).unwrap();
+        assert_eq!(f.receive(10, 1, Some(1)).len(), 1);
+        assert_eq!(f.receive(2_000, 1, Some(1)).len(), 1);
+        // The third receive would exceed maxReceiveCount: the message moves instead.
+        assert!(f.receive(4_000, 1, Some(1)).is_empty());
+        assert_eq!(f.counts(), counts(0, 0, 0));
+        let moved = match f.run(
+            4_001,
+            Op::ReceiveMessages {
+                queue: "dlq".into(),
+                max: 1,
+                visibility_timeout: None,
+                attempt_id: None,
+                tokens: vec![7],
+            },
+        ) {
+            Ok(Output::Received(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(moved[0].body, "poison");
+        assert_eq!(moved[0].message_id, "id-poison");
     }
 }

@@ -39,6 +39,16 @@ pub fn execute(
         ReadOp::ListQueueTags { name } => {
             catalog::require(state, name)?.map(|q| Output::Tags(q.tags))
         }
+        ReadOp::ListDeadLetterSourceQueues {
+            name,
+            max_results,
+            next_token,
+        } => match catalog::require(state, name)? {
+            Ok(target) => {
+                dead_letter_sources(state, ctx, &target, *max_results, next_token.as_deref())?
+            }
+            Err(e) => Err(e),
+        },
         ReadOp::ListQueues {
             prefix,
             max_results,
@@ -133,6 +143,59 @@ fn list_queues(
     }
     let next_token = (max_results.is_some() && page.len() > limit)
         .then(|| encode_token(names.last().expect("page")));
+    Ok(Ok(Output::QueueList { names, next_token }))
+}
+
+/// Queues whose RedrivePolicy names `target`'s ARN, in name order, paged like ListQueues.
+fn dead_letter_sources(
+    state: &impl StateRead,
+    ctx: &ReadContext<'_>,
+    target: &QueueRecord,
+    max_results: Option<u32>,
+    next_token: Option<&str>,
+) -> io::Result<CommandResult> {
+    if let Some(max) = max_results
+        && !(1..=MAX_LIST_RESULTS).contains(&max)
+    {
+        return Ok(Err(SqsError::invalid_parameter(
+            "Value for parameter MaxResults is invalid. Reason: MaxResults must be an integer between 1 and 1000.",
+        )));
+    }
+    let after = match next_token {
+        Some(token) => match decode_token(token) {
+            Some(after) => Some(after),
+            None => return Ok(Err(SqsError::invalid_parameter("Invalid NextToken value."))),
+        },
+        None => None,
+    };
+    let arn = queue_arn(ctx, &target.name);
+    let limit = max_results.unwrap_or(MAX_LIST_RESULTS) as usize;
+    let mut names = Vec::new();
+    let mut more = false;
+    for queue in catalog::all(state)? {
+        if after.as_deref().is_some_and(|a| queue.name.as_str() <= a) {
+            continue;
+        }
+        let targets_it = queue
+            .attributes
+            .get("RedrivePolicy")
+            .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
+            .and_then(|p| {
+                p.get("deadLetterTargetArn")
+                    .and_then(|v| v.as_str())
+                    .map(|a| a == arn)
+            })
+            .unwrap_or(false);
+        if targets_it {
+            if names.len() == limit {
+                more = true;
+                break;
+            }
+            names.push(queue.name);
+        }
+    }
+    let next_token =
+        (more && max_results.is_some()).then(|| encode_token(names.last().expect("page")));
     Ok(Ok(Output::QueueList { names, next_token }))
 }
 

@@ -1,6 +1,7 @@
 //! Tests of the API layer: both protocols end to end, exact bytes of a few responses,
 //! AWS's MD5 values, the syntax rules, and malformed input of every kind.
 
+mod botocore;
 mod json;
 mod malformed;
 mod md5;
