@@ -103,3 +103,21 @@ fn digest_depends_on_type_and_value() {
     assert_ne!(all[0], all[2]);
     assert_ne!(all[1], all[2]);
 }
+
+#[test]
+fn mixed_binary_number_and_string_attributes() {
+    // Reference: the SDK algorithm in Python (see gen_botocore_json.py in the fixtures).
+    let a = attrs(&[
+        ("b", MessageAttributeValue::binary(b"\x00\x01".to_vec())),
+        ("n", MessageAttributeValue::number("1.5")),
+        ("s", MessageAttributeValue::string("x\ry")),
+    ]);
+    assert_eq!(
+        md5_of_attributes(&a).as_deref(),
+        Some("e0cf36f03da001d94d1cd38f02b8c5f9")
+    );
+    assert_eq!(
+        md5_of_body("line1\r\nline2\r<&>\"'\t\u{e9}\u{1F600}]]>"),
+        "0c585eb07770ea4beb3154d74b4bf0cb"
+    );
+}

@@ -9,6 +9,7 @@ mod query;
 mod select;
 mod validate;
 mod xml;
+mod xml_fixtures;
 
 use crate::error::{ErrorCode, SqsError, SqsResult};
 
