@@ -9,7 +9,7 @@
 //!
 //! Nothing here panics on any input.
 
-pub mod decode;
+mod decode;
 pub mod json;
 pub mod md5;
 pub mod model;

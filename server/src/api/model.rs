@@ -120,6 +120,7 @@ pub type MessageAttributes = BTreeMap<String, MessageAttributeValue>;
 // Requests
 // ---------------------------------------------------------------------------------------
 
+/// Input of CreateQueue.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateQueueRequest {
     #[serde(rename = "QueueName")]
@@ -135,12 +136,14 @@ pub struct CreateQueueRequest {
     pub tags: BTreeMap<String, String>,
 }
 
+/// Input of DeleteQueue.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeleteQueueRequest {
     #[serde(rename = "QueueUrl")]
     pub queue_url: String,
 }
 
+/// Input of ListQueues.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListQueuesRequest {
     #[serde(
@@ -159,6 +162,7 @@ pub struct ListQueuesRequest {
     pub max_results: Option<i32>,
 }
 
+/// Input of GetQueueUrl.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GetQueueUrlRequest {
     #[serde(rename = "QueueName")]
@@ -171,6 +175,7 @@ pub struct GetQueueUrlRequest {
     pub queue_owner_aws_account_id: Option<String>,
 }
 
+/// Input of GetQueueAttributes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GetQueueAttributesRequest {
     #[serde(rename = "QueueUrl")]
@@ -183,6 +188,7 @@ pub struct GetQueueAttributesRequest {
     pub attribute_names: Vec<String>,
 }
 
+/// Input of SetQueueAttributes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SetQueueAttributesRequest {
     #[serde(rename = "QueueUrl")]
@@ -191,6 +197,7 @@ pub struct SetQueueAttributesRequest {
     pub attributes: BTreeMap<String, String>,
 }
 
+/// Input of SendMessage.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendMessageRequest {
     #[serde(rename = "QueueUrl")]
@@ -229,6 +236,7 @@ pub struct SendMessageRequest {
     pub message_group_id: Option<String>,
 }
 
+/// One entry of SendMessageBatch.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendMessageBatchRequestEntry {
     #[serde(rename = "Id")]
@@ -267,6 +275,7 @@ pub struct SendMessageBatchRequestEntry {
     pub message_group_id: Option<String>,
 }
 
+/// Input of SendMessageBatch.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendMessageBatchRequest {
     #[serde(rename = "QueueUrl")]
@@ -275,6 +284,7 @@ pub struct SendMessageBatchRequest {
     pub entries: Vec<SendMessageBatchRequestEntry>,
 }
 
+/// Input of ReceiveMessage.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceiveMessageRequest {
     #[serde(rename = "QueueUrl")]
@@ -341,6 +351,7 @@ impl ReceiveMessageRequest {
     }
 }
 
+/// Input of DeleteMessage.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeleteMessageRequest {
     #[serde(rename = "QueueUrl")]
@@ -349,6 +360,7 @@ pub struct DeleteMessageRequest {
     pub receipt_handle: String,
 }
 
+/// One entry of DeleteMessageBatch.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeleteMessageBatchRequestEntry {
     #[serde(rename = "Id")]
@@ -357,6 +369,7 @@ pub struct DeleteMessageBatchRequestEntry {
     pub receipt_handle: String,
 }
 
+/// Input of DeleteMessageBatch.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeleteMessageBatchRequest {
     #[serde(rename = "QueueUrl")]
@@ -365,6 +378,7 @@ pub struct DeleteMessageBatchRequest {
     pub entries: Vec<DeleteMessageBatchRequestEntry>,
 }
 
+/// Input of ChangeMessageVisibility.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeMessageVisibilityRequest {
     #[serde(rename = "QueueUrl")]
@@ -375,6 +389,7 @@ pub struct ChangeMessageVisibilityRequest {
     pub visibility_timeout: i32,
 }
 
+/// One entry of ChangeMessageVisibilityBatch.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeMessageVisibilityBatchRequestEntry {
     #[serde(rename = "Id")]
@@ -390,6 +405,7 @@ pub struct ChangeMessageVisibilityBatchRequestEntry {
     pub visibility_timeout: Option<i32>,
 }
 
+/// Input of ChangeMessageVisibilityBatch.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeMessageVisibilityBatchRequest {
     #[serde(rename = "QueueUrl")]
@@ -398,12 +414,14 @@ pub struct ChangeMessageVisibilityBatchRequest {
     pub entries: Vec<ChangeMessageVisibilityBatchRequestEntry>,
 }
 
+/// Input of PurgeQueue.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PurgeQueueRequest {
     #[serde(rename = "QueueUrl")]
     pub queue_url: String,
 }
 
+/// Input of TagQueue.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TagQueueRequest {
     #[serde(rename = "QueueUrl")]
@@ -412,6 +430,7 @@ pub struct TagQueueRequest {
     pub tags: BTreeMap<String, String>,
 }
 
+/// Input of UntagQueue.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UntagQueueRequest {
     #[serde(rename = "QueueUrl")]
@@ -420,12 +439,14 @@ pub struct UntagQueueRequest {
     pub tag_keys: Vec<String>,
 }
 
+/// Input of ListQueueTags.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListQueueTagsRequest {
     #[serde(rename = "QueueUrl")]
     pub queue_url: String,
 }
 
+/// Input of AddPermission.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AddPermissionRequest {
     #[serde(rename = "QueueUrl")]
@@ -438,6 +459,7 @@ pub struct AddPermissionRequest {
     pub actions: Vec<String>,
 }
 
+/// Input of RemovePermission.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemovePermissionRequest {
     #[serde(rename = "QueueUrl")]
@@ -446,6 +468,7 @@ pub struct RemovePermissionRequest {
     pub label: String,
 }
 
+/// Input of ListDeadLetterSourceQueues.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListDeadLetterSourceQueuesRequest {
     #[serde(rename = "QueueUrl")]
@@ -460,6 +483,7 @@ pub struct ListDeadLetterSourceQueuesRequest {
     pub max_results: Option<i32>,
 }
 
+/// Input of StartMessageMoveTask.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StartMessageMoveTaskRequest {
     #[serde(rename = "SourceArn")]
@@ -478,6 +502,7 @@ pub struct StartMessageMoveTaskRequest {
     pub max_number_of_messages_per_second: Option<i32>,
 }
 
+/// Input of ListMessageMoveTasks.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListMessageMoveTasksRequest {
     #[serde(rename = "SourceArn")]
@@ -490,6 +515,7 @@ pub struct ListMessageMoveTasksRequest {
     pub max_results: Option<i32>,
 }
 
+/// Input of CancelMessageMoveTask.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CancelMessageMoveTaskRequest {
     #[serde(rename = "TaskHandle")]
@@ -500,18 +526,21 @@ pub struct CancelMessageMoveTaskRequest {
 // Results
 // ---------------------------------------------------------------------------------------
 
+/// Output of CreateQueue.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateQueueResult {
     #[serde(rename = "QueueUrl")]
     pub queue_url: String,
 }
 
+/// Output of GetQueueUrl.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GetQueueUrlResult {
     #[serde(rename = "QueueUrl")]
     pub queue_url: String,
 }
 
+/// Output of ListQueues.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListQueuesResult {
     /// Omitted from the output when empty, as AWS does.
@@ -521,6 +550,7 @@ pub struct ListQueuesResult {
     pub next_token: Option<String>,
 }
 
+/// Output of GetQueueAttributes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GetQueueAttributesResult {
     #[serde(
@@ -531,6 +561,7 @@ pub struct GetQueueAttributesResult {
     pub attributes: BTreeMap<String, String>,
 }
 
+/// Output of SendMessage.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendMessageResult {
     #[serde(rename = "MD5OfMessageBody")]
@@ -558,6 +589,7 @@ pub struct SendMessageResult {
     pub sequence_number: Option<String>,
 }
 
+/// One entry of SendMessageBatch's output.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendMessageBatchResultEntry {
     #[serde(rename = "Id")]
@@ -612,6 +644,7 @@ impl BatchResultErrorEntry {
     }
 }
 
+/// Output of SendMessageBatch.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendMessageBatchResult {
     #[serde(rename = "Successful")]
@@ -652,6 +685,7 @@ pub struct Message {
     pub message_attributes: MessageAttributes,
 }
 
+/// Output of ReceiveMessage.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceiveMessageResult {
     /// Omitted from the output when empty, as AWS does.
@@ -666,6 +700,7 @@ pub struct BatchResultEntry {
     pub id: String,
 }
 
+/// Output of DeleteMessageBatch.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeleteMessageBatchResult {
     #[serde(rename = "Successful")]
@@ -674,6 +709,7 @@ pub struct DeleteMessageBatchResult {
     pub failed: Vec<BatchResultErrorEntry>,
 }
 
+/// Output of ChangeMessageVisibilityBatch.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeMessageVisibilityBatchResult {
     #[serde(rename = "Successful")]
@@ -682,12 +718,14 @@ pub struct ChangeMessageVisibilityBatchResult {
     pub failed: Vec<BatchResultErrorEntry>,
 }
 
+/// Output of ListQueueTags.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListQueueTagsResult {
     #[serde(rename = "Tags", default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
 }
 
+/// Output of ListDeadLetterSourceQueues.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListDeadLetterSourceQueuesResult {
     /// Lower-case `queueUrls`, as in the AWS model; always present.
@@ -697,12 +735,14 @@ pub struct ListDeadLetterSourceQueuesResult {
     pub next_token: Option<String>,
 }
 
+/// Output of StartMessageMoveTask.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StartMessageMoveTaskResult {
     #[serde(rename = "TaskHandle")]
     pub task_handle: String,
 }
 
+/// One entry of ListMessageMoveTasks's output.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListMessageMoveTasksResultEntry {
     #[serde(
@@ -746,12 +786,14 @@ pub struct ListMessageMoveTasksResultEntry {
     pub started_timestamp: i64,
 }
 
+/// Output of ListMessageMoveTasks.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListMessageMoveTasksResult {
     #[serde(rename = "Results", default, skip_serializing_if = "Vec::is_empty")]
     pub results: Vec<ListMessageMoveTasksResultEntry>,
 }
 
+/// Output of CancelMessageMoveTask.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CancelMessageMoveTaskResult {
     #[serde(rename = "ApproximateNumberOfMessagesMoved")]
