@@ -94,8 +94,8 @@ pub struct Config {
     #[arg(long, env = "SQSRAFT_REQUEST_DEADLINE_MS", default_value_t = 15_000)]
     pub request_deadline_ms: u64,
 
-    /// TEST ONLY: percentage (0–100) of successful writes whose reply is replaced by an
-    /// InternalFailure after the write committed, to exercise client retries of
+    /// TEST ONLY: percentage (0–100) of successful SendMessage(Batch) replies replaced by
+    /// an InternalFailure after the send committed, to exercise client retries of
     /// ambiguous outcomes. Never set in production.
     #[arg(long, env = "SQSRAFT_FAULT_FAIL_AFTER_COMMIT_PERCENT", default_value_t = 0,
           value_parser = clap::value_parser!(u8).range(0..=100), hide = true)]

@@ -105,17 +105,13 @@ async fn serve(
         url_base: &url_base,
         request_id: &request_id,
     };
-    let mutating = !matches!(
+    let is_send = matches!(
         request,
-        api::Request::GetQueueUrl(_)
-            | api::Request::GetQueueAttributes(_)
-            | api::Request::ListQueues(_)
-            | api::Request::ListQueueTags(_)
-            | api::Request::ListDeadLetterSourceQueues(_)
+        api::Request::SendMessage(_) | api::Request::SendMessageBatch(_)
     );
     let result = dispatch::execute(node, &ctx, request).await;
-    if mutating && result.is_ok() && fault_fires(node.config.fault_fail_after_commit_percent) {
-        // Test-only fault: the write committed, but the client is told it failed.
+    if is_send && result.is_ok() && fault_fires(node.config.fault_fail_after_commit_percent) {
+        // Test-only fault: the send committed, but the client is told it failed.
         return (
             action,
             Err(SqsError::new(
