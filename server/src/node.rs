@@ -32,8 +32,8 @@ pub const FORWARD_WRITE: &str = "/forward/write";
 /// Internal path of forwarded reads.
 pub const FORWARD_READ: &str = "/forward/read";
 
-/// How often the leader proposes housekeeping (dedup expiry).
-const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(5);
+/// How often the leader proposes housekeeping (expiry, visibility returns, move tasks).
+const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What a node answers to a forwarded request.
 #[derive(Debug, Serialize, Deserialize)]

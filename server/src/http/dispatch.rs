@@ -7,10 +7,11 @@
 use crate::api::md5::{md5_of_attributes, md5_of_body};
 use crate::api::model::{self as m, MessageAttributeValue, MessageAttributes, Request, Response};
 use crate::auth::Principal;
-use crate::error::{ErrorCode, SqsError, SqsResult};
-use crate::http::receipt;
+use crate::error::{SqsError, SqsResult};
+use crate::http::{receipt, task_handle};
 use crate::node::{Node, now_ms};
 use crate::sm::catalog;
+use crate::sm::command::MoveStatus;
 use crate::sm::command::{
     AttributeValue, BatchFailure, Command, HandleEntry, Op, Output, ReadOp, ReceivedMessage,
     SendEntry, VisibilityEntry,
@@ -345,13 +346,77 @@ pub async fn execute(node: &Node, ctx: &Context<'_>, request: Request) -> SqsRes
                 failed: failures(failed),
             })
         }
-        Request::StartMessageMoveTask(_)
-        | Request::ListMessageMoveTasks(_)
-        | Request::CancelMessageMoveTask(_) => {
-            return Err(SqsError::new(
-                ErrorCode::UnsupportedOperation,
-                "Message move tasks are not supported by this server yet.",
-            ));
+        Request::StartMessageMoveTask(r) => {
+            let source = name_from_arn(&r.source_arn)?;
+            let destination = r
+                .destination_arn
+                .as_deref()
+                .map(name_from_arn)
+                .transpose()?;
+            let out = node
+                .write(write(Op::StartMoveTask {
+                    source,
+                    destination,
+                    rate: r
+                        .max_number_of_messages_per_second
+                        .and_then(|n| u32::try_from(n).ok()),
+                }))
+                .await?;
+            let Output::MoveTask(task) = out else {
+                return Err(unexpected(&out));
+            };
+            Response::StartMessageMoveTask(m::StartMessageMoveTaskResult {
+                task_handle: task_handle::encode(&task.source, task.task_id),
+            })
+        }
+        Request::CancelMessageMoveTask(r) => {
+            let (source, task_id) = task_handle::decode(&r.task_handle)?;
+            let out = node
+                .write(write(Op::CancelMoveTask { source, task_id }))
+                .await?;
+            let Output::MoveTask(task) = out else {
+                return Err(unexpected(&out));
+            };
+            Response::CancelMessageMoveTask(m::CancelMessageMoveTaskResult {
+                approximate_number_of_messages_moved: i64::try_from(task.moved).unwrap_or(i64::MAX),
+            })
+        }
+        Request::ListMessageMoveTasks(r) => {
+            let out = node
+                .read(ReadOp::ListMoveTasks {
+                    source: name_from_arn(&r.source_arn)?,
+                    max_results: r.max_results.map_or(1, |n| u32::try_from(n).unwrap_or(0)),
+                })
+                .await?;
+            let Output::MoveTasks(tasks) = out else {
+                return Err(unexpected(&out));
+            };
+            let arn = |name: &str| {
+                format!(
+                    "arn:aws:sqs:{}:{}:{name}",
+                    node.config.region, node.config.account_id
+                )
+            };
+            Response::ListMessageMoveTasks(m::ListMessageMoveTasksResult {
+                results: tasks
+                    .into_iter()
+                    .map(|t| m::ListMessageMoveTasksResultEntry {
+                        task_handle: (t.status == MoveStatus::Running)
+                            .then(|| task_handle::encode(&t.source, t.task_id)),
+                        status: t.status.as_str().to_string(),
+                        source_arn: arn(&t.source),
+                        destination_arn: t.destination.as_deref().map(arn),
+                        max_number_of_messages_per_second: t
+                            .rate
+                            .and_then(|r| i32::try_from(r).ok()),
+                        approximate_number_of_messages_moved: i64::try_from(t.moved)
+                            .unwrap_or(i64::MAX),
+                        approximate_number_of_messages_to_move: i64::try_from(t.to_move).ok(),
+                        failure_reason: t.failure,
+                        started_timestamp: i64::try_from(t.started_ms).unwrap_or(i64::MAX),
+                    })
+                    .collect(),
+            })
         }
     })
 }
@@ -366,6 +431,17 @@ pub fn name_of(url: &str) -> SqsResult<String> {
     match path.rsplit_once('/') {
         Some((_, name)) if !name.is_empty() => Ok(name.to_string()),
         _ => Err(SqsError::queue_does_not_exist()),
+    }
+}
+
+/// The queue name an SQS ARN names (`arn:aws:sqs:<region>:<account>:<name>`).
+fn name_from_arn(arn: &str) -> SqsResult<String> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    match parts.as_slice() {
+        ["arn", _, "sqs", _, _, name] if !name.is_empty() => Ok(name.to_string()),
+        _ => Err(SqsError::invalid_parameter(format!(
+            "{arn} is not a valid queue ARN."
+        ))),
     }
 }
 

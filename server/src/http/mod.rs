@@ -8,3 +8,4 @@ pub mod internal;
 pub mod receipt;
 pub mod serve;
 pub mod sqs;
+pub mod task_handle;

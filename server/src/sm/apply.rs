@@ -4,6 +4,7 @@ use super::catalog::{self, QueueRecord};
 use super::command::{Command, CommandResult, Op, Output};
 use super::dedup;
 use super::messages;
+use super::move_tasks;
 use super::txn::Txn;
 use std::io;
 
@@ -103,6 +104,12 @@ pub fn apply_command(
             actions,
             resource,
         } => catalog::add_permission(txn, now_ms, queue, label, account_ids, actions, resource)?,
+        Op::StartMoveTask {
+            source,
+            destination,
+            rate,
+        } => move_tasks::start(txn, now_ms, source, destination.as_deref(), *rate)?,
+        Op::CancelMoveTask { source, task_id } => move_tasks::cancel(txn, source, *task_id)?,
         Op::RemovePermission { queue, label } => {
             catalog::remove_permission(txn, now_ms, queue, label)?
         }
@@ -118,6 +125,7 @@ pub fn apply_command(
                     break;
                 }
                 budget = budget.saturating_sub(messages::housekeep(txn, now_ms, &queue, budget)?);
+                budget = budget.saturating_sub(move_tasks::advance(txn, now_ms, &queue, budget)?);
             }
             Ok(Output::Empty)
         }

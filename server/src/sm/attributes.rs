@@ -17,6 +17,10 @@ enum Kind {
     OneOf(&'static [&'static str]),
     /// A JSON document (empty string clears it); stored as given.
     Json,
+    /// A RedrivePolicy document, stored in canonical form.
+    Redrive,
+    /// A RedriveAllowPolicy document, stored in canonical form.
+    RedriveAllow,
     /// Free text.
     Text,
 }
@@ -88,13 +92,13 @@ const RULES: &[Rule] = &[
     },
     Rule {
         name: "RedrivePolicy",
-        kind: Kind::Json,
+        kind: Kind::Redrive,
         scope: Scope::Any,
         default: None,
     },
     Rule {
         name: "RedriveAllowPolicy",
-        kind: Kind::Json,
+        kind: Kind::RedriveAllow,
         scope: Scope::Any,
         default: None,
     },
@@ -208,6 +212,119 @@ fn normalise(rule: &Rule, value: &str) -> SqsResult<String> {
             }
         }
         Kind::Text => Ok(value.to_string()),
+        Kind::Redrive if value.is_empty() => Ok(String::new()),
+        Kind::Redrive => redrive_policy(value)
+            .map(|p| p.canonical())
+            .ok_or_else(|| invalid_value(rule.name)),
+        Kind::RedriveAllow if value.is_empty() => Ok(String::new()),
+        Kind::RedriveAllow => redrive_allow_policy(value)
+            .map(|p| p.canonical())
+            .ok_or_else(|| invalid_value(rule.name)),
+    }
+}
+
+/// Most maxReceiveCount a RedrivePolicy may set.
+pub const MAX_RECEIVE_COUNT: u64 = 1000;
+/// Most source queues a byQueue RedriveAllowPolicy may list.
+pub const MAX_REDRIVE_SOURCES: usize = 10;
+
+/// A parsed RedrivePolicy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedrivePolicy {
+    pub target_arn: String,
+    pub max_receive_count: u64,
+}
+
+impl RedrivePolicy {
+    /// The dead-letter queue's name (the ARN's last field).
+    pub fn target_name(&self) -> &str {
+        self.target_arn.rsplit(':').next().unwrap_or("")
+    }
+
+    fn canonical(&self) -> String {
+        serde_json::json!({"deadLetterTargetArn": self.target_arn, "maxReceiveCount": self.max_receive_count}).to_string()
+    }
+}
+
+/// Parses a RedrivePolicy (`maxReceiveCount` as a number or a numeric string, 1–1000).
+pub fn redrive_policy(text: &str) -> Option<RedrivePolicy> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    let object = v.as_object()?;
+    if object
+        .keys()
+        .any(|k| k != "deadLetterTargetArn" && k != "maxReceiveCount")
+    {
+        return None;
+    }
+    let target_arn = object.get("deadLetterTargetArn")?.as_str()?.to_string();
+    let max_receive_count = match object.get("maxReceiveCount")? {
+        serde_json::Value::Number(n) => n.as_u64()?,
+        serde_json::Value::String(s) => s.parse().ok()?,
+        _ => return None,
+    };
+    let arn_ok = target_arn.starts_with("arn:") && target_arn.split(':').count() == 6;
+    (arn_ok && (1..=MAX_RECEIVE_COUNT).contains(&max_receive_count)).then_some(RedrivePolicy {
+        target_arn,
+        max_receive_count,
+    })
+}
+
+/// A parsed RedriveAllowPolicy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedriveAllowPolicy {
+    AllowAll,
+    DenyAll,
+    ByQueue(Vec<String>),
+}
+
+impl RedriveAllowPolicy {
+    /// Whether a queue named `source` may use this queue as its dead-letter queue.
+    pub fn allows(&self, source: &str) -> bool {
+        match self {
+            RedriveAllowPolicy::AllowAll => true,
+            RedriveAllowPolicy::DenyAll => false,
+            RedriveAllowPolicy::ByQueue(arns) => {
+                arns.iter().any(|a| a.rsplit(':').next() == Some(source))
+            }
+        }
+    }
+
+    fn canonical(&self) -> String {
+        match self {
+            RedriveAllowPolicy::AllowAll => r#"{"redrivePermission":"allowAll"}"#.to_string(),
+            RedriveAllowPolicy::DenyAll => r#"{"redrivePermission":"denyAll"}"#.to_string(),
+            RedriveAllowPolicy::ByQueue(arns) => {
+                serde_json::json!({"redrivePermission": "byQueue", "sourceQueueArns": arns})
+                    .to_string()
+            }
+        }
+    }
+}
+
+/// Parses a RedriveAllowPolicy: `allowAll`, `denyAll`, or `byQueue` with 1–10 ARNs.
+pub fn redrive_allow_policy(text: &str) -> Option<RedriveAllowPolicy> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    let object = v.as_object()?;
+    if object
+        .keys()
+        .any(|k| k != "redrivePermission" && k != "sourceQueueArns")
+    {
+        return None;
+    }
+    let arns = object.get("sourceQueueArns");
+    match object.get("redrivePermission")?.as_str()? {
+        "allowAll" if arns.is_none() => Some(RedriveAllowPolicy::AllowAll),
+        "denyAll" if arns.is_none() => Some(RedriveAllowPolicy::DenyAll),
+        "byQueue" => {
+            let list: Vec<String> = arns?
+                .as_array()?
+                .iter()
+                .map(|a| a.as_str().map(str::to_string))
+                .collect::<Option<_>>()?;
+            (!list.is_empty() && list.len() <= MAX_REDRIVE_SOURCES)
+                .then_some(RedriveAllowPolicy::ByQueue(list))
+        }
+        _ => None,
     }
 }
 
@@ -462,5 +579,61 @@ mod tests {
         assert!(check_names(&["FifoQueue".into()], false).is_ok());
         assert!(check_names(&["ContentBasedDeduplication".into()], false).is_err());
         assert!(check_names(&["Nope".into()], true).is_err());
+    }
+
+    #[test]
+    fn redrive_policies_are_checked_and_canonical() {
+        let p = redrive_policy(
+            r#"{"maxReceiveCount":"5","deadLetterTargetArn":"arn:aws:sqs:r:1:dlq"}"#,
+        )
+        .unwrap();
+        assert_eq!(p.target_name(), "dlq");
+        assert_eq!(
+            p.canonical(),
+            r#"{"deadLetterTargetArn":"arn:aws:sqs:r:1:dlq","maxReceiveCount":5}"#
+        );
+        for bad in [
+            r#"{"deadLetterTargetArn":"arn:aws:sqs:r:1:dlq","maxReceiveCount":0}"#,
+            r#"{"deadLetterTargetArn":"arn:aws:sqs:r:1:dlq","maxReceiveCount":1001}"#,
+            r#"{"deadLetterTargetArn":"dlq","maxReceiveCount":3}"#,
+            r#"{"deadLetterTargetArn":"arn:aws:sqs:r:1:dlq"}"#,
+            r#"{"deadLetterTargetArn":"arn:aws:sqs:r:1:dlq","maxReceiveCount":3,"x":1}"#,
+            "[]",
+        ] {
+            assert!(redrive_policy(bad).is_none(), "{bad}");
+        }
+        assert_eq!(
+            redrive_allow_policy(r#"{"redrivePermission":"denyAll"}"#),
+            Some(RedriveAllowPolicy::DenyAll)
+        );
+        let by = redrive_allow_policy(
+            r#"{"redrivePermission":"byQueue","sourceQueueArns":["arn:aws:sqs:r:1:a"]}"#,
+        )
+        .unwrap();
+        assert!(by.allows("a") && !by.allows("b"));
+        let eleven: Vec<String> = (0..11).map(|i| format!("arn:aws:sqs:r:1:q{i}")).collect();
+        let too_many =
+            serde_json::json!({"redrivePermission": "byQueue", "sourceQueueArns": eleven})
+                .to_string();
+        assert!(redrive_allow_policy(&too_many).is_none());
+        assert!(
+            redrive_allow_policy(r#"{"redrivePermission":"byQueue","sourceQueueArns":[]}"#)
+                .is_none()
+        );
+        assert!(
+            redrive_allow_policy(r#"{"redrivePermission":"allowAll","sourceQueueArns":[]}"#)
+                .is_none()
+        );
+        // Either policy is cleared with an empty string.
+        let current = for_create(
+            "q",
+            &one("RedriveAllowPolicy", r#"{"redrivePermission":"allowAll"}"#),
+        )
+        .unwrap();
+        assert!(
+            !for_update(&current, false, &one("RedriveAllowPolicy", ""))
+                .unwrap()
+                .contains_key("RedriveAllowPolicy")
+        );
     }
 }

@@ -99,6 +99,9 @@ pub fn create(
     if let Err(e) = validate_tags(tags, 0) {
         return Ok(Err(e));
     }
+    if let Err(e) = check_redrive(txn, name, attributes::is_fifo_name(name), &attributes)? {
+        return Ok(Err(e));
+    }
     let now_s = now_ms / 1000;
     let queue = QueueRecord {
         id: next_queue_id(txn)?,
@@ -142,6 +145,11 @@ pub fn set_attributes(
         Ok(a) => a,
         Err(e) => return Ok(Err(e)),
     };
+    if given.contains_key("RedrivePolicy")
+        && let Err(e) = check_redrive(txn, name, queue.fifo, &queue.attributes)?
+    {
+        return Ok(Err(e));
+    }
     queue.modified_s = now_ms / 1000;
     save(txn, &queue)?;
     Ok(Ok(Output::Empty))
@@ -186,6 +194,50 @@ pub fn untag(
     }
     save(txn, &queue)?;
     Ok(Ok(Output::Empty))
+}
+
+/// A RedrivePolicy must name an existing queue of the same type, other than the queue
+/// itself, whose RedriveAllowPolicy admits this queue as a source.
+fn check_redrive(
+    state: &impl StateRead,
+    name: &str,
+    fifo: bool,
+    attrs: &BTreeMap<String, String>,
+) -> io::Result<SqsResult<()>> {
+    let Some(policy) = attrs
+        .get("RedrivePolicy")
+        .and_then(|p| attributes::redrive_policy(p))
+    else {
+        return Ok(Ok(()));
+    };
+    let invalid = |reason: &str| {
+        Err(SqsError::invalid_parameter(format!(
+            "Value {} for parameter RedrivePolicy is invalid. Reason: {reason}",
+            attrs["RedrivePolicy"]
+        )))
+    };
+    let Some(target) = load(state, policy.target_name())? else {
+        return Ok(invalid("Dead letter target does not exist."));
+    };
+    if target.name == name {
+        return Ok(invalid("A queue cannot be its own dead-letter queue."));
+    }
+    if target.fifo != fifo {
+        return Ok(invalid(
+            "Dead-letter queue must be the same type of queue as the source.",
+        ));
+    }
+    let allowed = target
+        .attributes
+        .get("RedriveAllowPolicy")
+        .and_then(|p| attributes::redrive_allow_policy(p))
+        .is_none_or(|p| p.allows(name));
+    if !allowed {
+        return Ok(invalid(
+            "The dead-letter queue's RedriveAllowPolicy does not allow this source queue.",
+        ));
+    }
+    Ok(Ok(()))
 }
 
 fn too_many_tags() -> SqsError {

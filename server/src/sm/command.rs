@@ -85,6 +85,18 @@ pub enum Op {
         queue: String,
         label: String,
     },
+    /// StartMessageMoveTask: moves a dead-letter queue's messages back to their sources
+    /// (or to `destination`) at up to `rate` messages per second.
+    StartMoveTask {
+        source: String,
+        destination: Option<String>,
+        rate: Option<u32>,
+    },
+    /// CancelMessageMoveTask.
+    CancelMoveTask {
+        source: String,
+        task_id: u64,
+    },
     /// Leader-proposed housekeeping: expires dedup records and messages past retention,
     /// and moves messages whose delay or visibility timeout ended back to visible.
     Housekeeping,
@@ -165,6 +177,43 @@ pub struct SentMessage {
     pub sequence_number: Option<u64>,
 }
 
+/// Status of a message move task, as AWS names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MoveStatus {
+    Running,
+    Completed,
+    Cancelled,
+    Failed,
+}
+
+impl MoveStatus {
+    /// The AWS status string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MoveStatus::Running => "RUNNING",
+            MoveStatus::Completed => "COMPLETED",
+            MoveStatus::Cancelled => "CANCELLED",
+            MoveStatus::Failed => "FAILED",
+        }
+    }
+}
+
+/// A message move task, as stored and reported (progress is replicated state).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MoveTaskInfo {
+    pub task_id: u64,
+    pub source: String,
+    pub destination: Option<String>,
+    pub rate: Option<u32>,
+    pub status: MoveStatus,
+    pub moved: u64,
+    pub to_move: u64,
+    pub started_ms: u64,
+    /// Apply time up to which progress has been credited (rate limiting).
+    pub progressed_ms: u64,
+    pub failure: Option<String>,
+}
+
 /// A message as a receive returns it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceivedMessage {
@@ -200,6 +249,8 @@ impl Op {
             Op::PurgeQueue { .. } => "PurgeQueue",
             Op::AddPermission { .. } => "AddPermission",
             Op::RemovePermission { .. } => "RemovePermission",
+            Op::StartMoveTask { .. } => "StartMessageMoveTask",
+            Op::CancelMoveTask { .. } => "CancelMessageMoveTask",
             Op::Housekeeping => "Housekeeping",
         }
     }
@@ -228,6 +279,11 @@ pub enum ReadOp {
     },
     ListQueueTags {
         name: String,
+    },
+    /// The most recent message move tasks of a source queue, newest first.
+    ListMoveTasks {
+        source: String,
+        max_results: u32,
     },
     /// Queues whose RedrivePolicy targets this one.
     ListDeadLetterSourceQueues {
@@ -260,6 +316,10 @@ pub enum Output {
     },
     /// Messages received.
     Received(Vec<ReceivedMessage>),
+    /// A message move task (started, cancelled, or listed).
+    MoveTask(MoveTaskInfo),
+    /// Message move tasks, newest first.
+    MoveTasks(Vec<MoveTaskInfo>),
     /// Result of a delete or visibility batch: ids that succeeded and failures.
     Batch {
         successful: Vec<String>,

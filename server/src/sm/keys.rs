@@ -16,6 +16,7 @@
 //! | `g`    | queue id, group, `0x00`, seq          | empty: a FIFO group's messages in order |
 //! | `x`    | queue id, dedup scope key             | FIFO deduplication record |
 //! | `y`    | queue id, expiry ms, `x` key          | empty: FIFO dedup expiry index |
+//! | `k`    | source queue id, task id              | message move task |
 
 /// Prefix of state-machine metadata keys.
 pub const META: u8 = 0x00;
@@ -42,6 +43,8 @@ pub const GROUP: u8 = b'g';
 pub const FIFO_DEDUP: u8 = b'x';
 /// Prefix of the FIFO deduplication expiry index.
 pub const FIFO_DEDUP_EXPIRY: u8 = b'y';
+/// Prefix of message move tasks.
+pub const MOVE_TASK: u8 = b'k';
 
 pub const META_LAST_APPLIED: &[u8] = b"\x00meta/last_applied";
 pub const META_MEMBERSHIP: &[u8] = b"\x00meta/membership";
@@ -81,6 +84,14 @@ pub fn parse_dedup_expiry(key: &[u8]) -> Option<(u64, Vec<u8>)> {
 /// Key of a queue's counters.
 pub fn counters(queue_id: u64) -> Vec<u8> {
     prefixed(COUNTERS, &[&queue_id.to_be_bytes()])
+}
+
+/// Key of a message move task.
+pub fn move_task(queue_id: u64, task_id: u64) -> Vec<u8> {
+    prefixed(
+        MOVE_TASK,
+        &[&queue_id.to_be_bytes(), &task_id.to_be_bytes()],
+    )
 }
 
 /// Key of a message record.

@@ -78,6 +78,8 @@ pub struct MessageRecord {
     /// Whether the message is in the receive index `v` (always on standard queues; the
     /// group head on FIFO queues).
     pub listed: bool,
+    /// The queue it was dead-lettered from (where a move task returns it).
+    pub dead_letter_source: Option<String>,
 }
 
 /// A FIFO deduplication record: the answer a duplicate send gets.
@@ -389,6 +391,7 @@ pub fn send(
             group_id: e.group_id.clone(),
             dedup_id: dedup.as_ref().map(|(id, _)| id.clone()),
             listed,
+            dead_letter_source: None,
         };
         insert(txn, queue, seq, &record)?;
         if let Some((_, key)) = dedup {
@@ -427,40 +430,32 @@ struct Redrive {
 }
 
 fn redrive(txn: &Txn<'_>, queue: &QueueRecord) -> io::Result<Option<Redrive>> {
-    let Some(policy) = queue.attributes.get("RedrivePolicy") else {
+    let Some(policy) = queue
+        .attributes
+        .get("RedrivePolicy")
+        .and_then(|p| super::attributes::redrive_policy(p))
+    else {
         return Ok(None);
     };
-    let Ok(policy) = serde_json::from_str::<serde_json::Value>(policy) else {
-        return Ok(None);
-    };
-    let arn = policy
-        .get("deadLetterTargetArn")
-        .and_then(|v| v.as_str())
-        .unwrap_or("");
-    let max = match policy.get("maxReceiveCount") {
-        Some(serde_json::Value::Number(n)) => n.as_u64(),
-        Some(serde_json::Value::String(s)) => s.parse().ok(),
-        _ => None,
-    };
-    let (Some(name), Some(max)) = (arn.rsplit(':').next(), max) else {
-        return Ok(None);
-    };
-    Ok(catalog::load(txn, name)?
+    Ok(catalog::load(txn, policy.target_name())?
         .filter(|t| t.id != queue.id)
         .map(|target| Redrive {
             target,
-            max_receive_count: max.min(u64::from(u32::MAX)) as u32,
+            max_receive_count: u32::try_from(policy.max_receive_count).unwrap_or(u32::MAX),
         }))
 }
 
 /// Moves a message to a dead-letter queue: same id, body and attributes, visible now.
-fn move_to_dead_letter(
+/// Moves a message to another queue: same id, body and attributes, visible now, receive
+/// count reset. `source` is recorded as its dead-letter source (None clears it).
+pub fn move_message(
     txn: &mut Txn<'_>,
     now: u64,
     from: &QueueRecord,
     seq: u64,
     m: &MessageRecord,
     to: &QueueRecord,
+    source: Option<String>,
 ) -> io::Result<()> {
     let mut c = counters(txn, from.id)?;
     c.forget(m.state);
@@ -484,6 +479,7 @@ fn move_to_dead_letter(
         first_receive_ms: 0,
         token: 0,
         listed,
+        dead_letter_source: source,
         ..m.clone()
     };
     insert(txn, to, new_seq, &moved)?;
@@ -546,7 +542,15 @@ pub fn receive(
             if let Some(r) = &redrive
                 && old.receive_count >= r.max_receive_count
             {
-                move_to_dead_letter(txn, now, queue, seq, &old, &r.target)?;
+                move_message(
+                    txn,
+                    now,
+                    queue,
+                    seq,
+                    &old,
+                    &r.target,
+                    Some(queue.name.clone()),
+                )?;
                 continue 'heads;
             }
             let mut c = counters(txn, queue.id)?;
@@ -826,6 +830,26 @@ pub fn next_due_ms(state: &impl StateRead, queue_id: u64) -> io::Result<Option<u
         .first()
         .and_then(|(k, _)| keys::parse_timed(k))
         .map(|(at, _)| at))
+}
+
+/// Up to `limit` messages receivable at `now`, in receive order, as (seq, record).
+pub fn visible_messages(
+    txn: &Txn<'_>,
+    queue_id: u64,
+    now: u64,
+    limit: usize,
+) -> io::Result<Vec<(u64, MessageRecord)>> {
+    let start = keys::queue_start(VISIBLE, queue_id);
+    let end = keys::timed(VISIBLE, queue_id, now.saturating_add(1), 0);
+    let mut out = Vec::new();
+    for (key, _) in txn.scan(&start, &end, limit)? {
+        if let Some((_, seq)) = keys::parse_timed(&key)
+            && let Some(m) = load(txn, queue_id, seq)?
+        {
+            out.push((seq, m));
+        }
+    }
+    Ok(out)
 }
 
 /// Whether a queue has a message receivable at `now` (a cheap local pre-check).

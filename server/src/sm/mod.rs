@@ -7,5 +7,6 @@ pub mod command;
 pub mod dedup;
 pub mod keys;
 pub mod messages;
+pub mod move_tasks;
 pub mod read;
 pub mod txn;

@@ -39,6 +39,10 @@ pub fn execute(
         ReadOp::ListQueueTags { name } => {
             catalog::require(state, name)?.map(|q| Output::Tags(q.tags))
         }
+        ReadOp::ListMoveTasks {
+            source,
+            max_results,
+        } => super::move_tasks::list(state, source, *max_results)?,
         ReadOp::ListDeadLetterSourceQueues {
             name,
             max_results,
