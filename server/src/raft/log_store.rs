@@ -11,9 +11,7 @@ use crate::codec::{decode, encode};
 use crate::sm::txn::storage_err;
 use openraft::OptionalSend;
 use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
-use rocksdb::{
-    ColumnFamily, ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, WriteBatch,
-};
+use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, DB, Direction, IteratorMode, WriteBatch};
 use std::fmt::Debug;
 use std::io;
 use std::ops::{Bound, RangeBounds};
@@ -36,11 +34,11 @@ pub struct LogStore {
 impl LogStore {
     /// Opens (or creates) the log database in `dir` and starts its flusher thread.
     pub fn open(dir: &Path) -> io::Result<Self> {
-        let mut opts = Options::default();
+        let mut opts = super::db_options::log();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
-        let cfs =
-            [CF_LOG, CF_META].map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
+        // Clones share the table factory, so every column family uses one block cache.
+        let cfs = [CF_LOG, CF_META].map(|name| ColumnFamilyDescriptor::new(name, opts.clone()));
         let db = DB::open_cf_descriptors(&opts, dir, cfs)
             .map_err(|e| io::Error::other(format!("open raft log at {}: {e}", dir.display())))?;
         let db = Arc::new(db);

@@ -1,6 +1,7 @@
 //! Replication: openraft types, RocksDB log and state-machine stores, snapshots and the
 //! hyper transport between nodes.
 
+mod db_options;
 pub mod log_store;
 pub mod network;
 pub mod rpc;

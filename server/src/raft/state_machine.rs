@@ -67,9 +67,7 @@ pub struct StateMachineStore {
 }
 
 fn db_options() -> Options {
-    let mut opts = Options::default();
-    opts.create_if_missing(true);
-    opts
+    super::db_options::state()
 }
 
 impl StateMachineStore {

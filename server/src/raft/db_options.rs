@@ -1,0 +1,42 @@
+//! RocksDB tuning shared by the log and state databases: bounded memory (small
+//! memtables, one block cache per database), two background jobs for a small node, and
+//! bloom filters for the state machine's point lookups.
+
+use rocksdb::{BlockBasedOptions, Cache, Options};
+
+/// Memtable size of each database.
+const WRITE_BUFFER: usize = 16 << 20;
+/// Memtables kept per column family before writes stall.
+const WRITE_BUFFERS: i32 = 3;
+/// Block cache of the state database (messages live on disk; this caches hot blocks).
+const STATE_CACHE: usize = 64 << 20;
+/// Block cache of the log database (recent entries are read while replicating).
+const LOG_CACHE: usize = 16 << 20;
+
+fn base(cache_bytes: usize) -> Options {
+    let mut opts = Options::default();
+    opts.create_if_missing(true);
+    opts.set_max_background_jobs(2);
+    opts.set_write_buffer_size(WRITE_BUFFER);
+    opts.set_max_write_buffer_number(WRITE_BUFFERS);
+    opts.set_max_total_wal_size(64 << 20);
+    let mut table = BlockBasedOptions::default();
+    // Without a cache of our own RocksDB falls back to its small default one.
+    if let Ok(cache) = Cache::new_lru_cache(cache_bytes) {
+        table.set_block_cache(&cache);
+    }
+    table.set_bloom_filter(10.0, false);
+    table.set_cache_index_and_filter_blocks(true);
+    opts.set_block_based_table_factory(&table);
+    opts
+}
+
+/// Options of the state-machine database.
+pub fn state() -> Options {
+    base(STATE_CACHE)
+}
+
+/// Options of the Raft log database (and its column families).
+pub fn log() -> Options {
+    base(LOG_CACHE)
+}
