@@ -1,0 +1,148 @@
+//! Long polling on a real cluster: a send applied on the node holding the wait wakes it,
+//! an empty wait ends at its deadline, and a client that goes away leaves no message
+//! invisible.
+
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::config::retry::RetryConfig;
+use aws_sdk_sqs::config::timeout::TimeoutConfig;
+use sqsraft_e2e::cluster::{Cluster, ClusterSpec, DEV_ACCESS_KEY, DEV_SECRET_KEY, free_base_port};
+use sqsraft_e2e::sdk;
+use std::time::{Duration, Instant};
+
+fn client(cluster: &Cluster, id: u64) -> Client {
+    let node = cluster.nodes.iter().find(|n| n.id == id).expect("node");
+    sdk::client(&node.endpoint(), DEV_ACCESS_KEY, DEV_SECRET_KEY)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn long_polls_wake_on_send_end_at_deadline_and_survive_disconnects() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cluster = Cluster::start(ClusterSpec {
+        nodes: 3,
+        base_port: free_base_port(4).expect("ports"),
+        data_dir: dir.path().to_path_buf(),
+        credentials_file: None,
+        extra_args: Vec::new(),
+    })
+    .expect("cluster");
+    let leader = tokio::task::block_in_place(|| cluster.wait_for_leader(Duration::from_secs(20)))
+        .expect("leader");
+    let follower = cluster
+        .nodes
+        .iter()
+        .map(|n| n.id)
+        .find(|id| *id != leader)
+        .expect("follower");
+    let producer = client(&cluster, leader);
+    let consumer = client(&cluster, follower);
+    let url = producer
+        .create_queue()
+        .queue_name("lp")
+        .send()
+        .await
+        .expect("create")
+        .queue_url
+        .unwrap_or_default();
+
+    // A wait on the follower wakes when a send on the leader is applied there.
+    let mut wakes = Vec::new();
+    for i in 0..5 {
+        let waiter = {
+            let consumer = consumer.clone();
+            let url = url.clone();
+            tokio::spawn(async move {
+                let out = consumer
+                    .receive_message()
+                    .queue_url(&url)
+                    .wait_time_seconds(20)
+                    .send()
+                    .await
+                    .expect("long poll");
+                (Instant::now(), out.messages().to_vec())
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let sent = Instant::now();
+        producer
+            .send_message()
+            .queue_url(&url)
+            .message_body(format!("wake-{i}"))
+            .send()
+            .await
+            .expect("send");
+        let acked = Instant::now();
+        let (woke, messages) = waiter.await.expect("waiter");
+        assert_eq!(messages.len(), 1, "the waiting receive got the message");
+        assert_eq!(messages[0].body(), Some(format!("wake-{i}").as_str()));
+        consumer
+            .delete_message()
+            .queue_url(&url)
+            .receipt_handle(messages[0].receipt_handle().unwrap_or_default())
+            .send()
+            .await
+            .expect("delete");
+        wakes.push((
+            woke.saturating_duration_since(acked),
+            woke.duration_since(sent),
+        ));
+    }
+    println!("long-poll wake after send ack / after send start: {wakes:?}");
+
+    // An empty wait returns empty at its deadline.
+    let started = Instant::now();
+    let out = consumer
+        .receive_message()
+        .queue_url(&url)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .expect("empty poll");
+    assert!(out.messages().is_empty());
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "returned early: {:?}",
+        started.elapsed()
+    );
+
+    // A client that gives up mid-wait proposes nothing afterwards: a message sent later
+    // is immediately receivable by someone else.
+    let impatient = {
+        let config = consumer
+            .config()
+            .to_builder()
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .operation_timeout(Duration::from_millis(500))
+                    .build(),
+            )
+            .build();
+        Client::from_conf(config)
+    };
+    let gone = impatient
+        .receive_message()
+        .queue_url(&url)
+        .wait_time_seconds(20)
+        .send()
+        .await;
+    assert!(gone.is_err(), "the client timed out");
+    producer
+        .send_message()
+        .queue_url(&url)
+        .message_body("after-disconnect")
+        .send()
+        .await
+        .expect("send");
+    let out = consumer
+        .receive_message()
+        .queue_url(&url)
+        .wait_time_seconds(0)
+        .send()
+        .await
+        .expect("receive");
+    assert_eq!(
+        out.messages().len(),
+        1,
+        "the message is not held by the abandoned wait"
+    );
+}
