@@ -187,6 +187,13 @@ impl Node {
                 None => true,
             };
             let last_chance = Instant::now() >= deadline;
+            if last_chance && !receivable && attempt_id.is_none() {
+                // Nothing receivable here at the deadline: answer empty without a log entry
+                // (like SQS's sampled short polls, an empty answer may race a send that this
+                // node has not applied yet). FIFO attempt ids always go through the log, so
+                // a retried attempt gets its recorded messages.
+                return Ok(Output::Received(Vec::new()));
+            }
             if receivable || last_chance {
                 let command = Command {
                     request_id: format!("{request_id}#{attempt}"),
