@@ -1,3 +1,9 @@
 //! sqsraft-operator: reconciles `QueueCluster` and `Queue` objects.
+//!
+//! Layout follows the operator principles in the design: [`crd`] holds the API types,
+//! [`build`] the pure functions from a `QueueCluster` to the Kubernetes objects it owns,
+//! [`membership`] the Raft membership planner and the admin API client.
+
+pub mod crd;
 
 pub use sqsraft_server::admin_types;

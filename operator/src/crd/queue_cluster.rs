@@ -1,0 +1,441 @@
+//! The `QueueCluster` custom resource: one replicated sqsraft cluster.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    Affinity, LocalObjectReference, ResourceRequirements, Toleration, TopologySpreadConstraint,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{CustomResource, KubeSchema};
+use serde::{Deserialize, Serialize};
+
+/// Desired state of a replicated, SQS-compatible queue cluster.
+// Several `printcolumn(type_ = "string", ..)` entries look like duplicated attributes to clippy.
+#[allow(clippy::duplicated_attributes)]
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "sqsraft.io",
+    version = "v1alpha1",
+    kind = "QueueCluster",
+    namespaced,
+    status = "QueueClusterStatus",
+    shortname = "qc",
+    category = "sqsraft",
+    derive = "PartialEq",
+    doc = "A replicated, SQS-compatible queue cluster: a StatefulSet of sqsraft-server pods forming one Raft group.",
+    scale(
+        spec_replicas_path = ".spec.replicas",
+        status_replicas_path = ".status.replicas",
+        label_selector_path = ".status.selector"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        description = "Ready pods out of desired replicas",
+        json_path = ".status.ready"
+    ),
+    printcolumn(
+        name = "Leader",
+        type_ = "string",
+        description = "Pod currently holding Raft leadership",
+        json_path = ".status.leader.pod"
+    ),
+    printcolumn(
+        name = "Available",
+        type_ = "string",
+        description = "Whether the cluster serves requests",
+        json_path = ".status.conditions[?(@.type==\"Available\")].status"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[x_kube(validation = Rule::new(
+    "!has(self.podDisruptionBudget) || self.replicas < 3 || self.podDisruptionBudget.maxUnavailable <= (self.replicas - 1) / 2"
+).message("podDisruptionBudget.maxUnavailable must leave a Raft majority running: at most (replicas - 1) / 2"))]
+#[serde(rename_all = "camelCase")]
+pub struct QueueClusterSpec {
+    /// Number of server pods, each a Raft voter. The operator adds and removes members
+    /// one at a time to reach it and never derives the size from the running members.
+    /// Use an odd number (1, 3, 5, 7): an even size tolerates no more failures than the
+    /// odd size below it while needing a larger majority. 1 means no replication.
+    #[x_kube(validation = Rule::new("self >= 1").message("replicas must be at least 1"))]
+    pub replicas: i32,
+
+    /// Container image of sqsraft-server. Defaults to the image the operator was
+    /// configured with (normally the server release matching the operator).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+
+    /// Image pull policy of the server container.
+    #[serde(default)]
+    pub image_pull_policy: ImagePullPolicy,
+
+    /// Secrets holding registry credentials for pulling the image.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub image_pull_secrets: Vec<LocalObjectReference>,
+
+    /// CPU and memory requests and limits of the server container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+
+    /// Persistent storage of every pod (Raft log, snapshots and messages). Immutable:
+    /// StatefulSet volume claim templates cannot change.
+    #[serde(default)]
+    pub storage: StorageSpec,
+
+    /// The client-facing Service that SQS clients connect to.
+    #[serde(default)]
+    pub service: ServiceSpec,
+
+    /// SigV4 credentials clients sign requests with.
+    #[serde(default)]
+    pub credentials: CredentialsSpec,
+
+    /// AWS region that request signatures must name; also used in queue ARNs.
+    #[serde(default = "default_region")]
+    #[x_kube(validation = Rule::new("self.matches('^[a-z0-9-]+$')").message("region must be lowercase letters, digits and dashes"))]
+    pub region: String,
+
+    /// Twelve-digit account id shown in queue URLs and ARNs.
+    #[serde(default = "default_account_id")]
+    #[x_kube(validation = Rule::new("self.matches('^[0-9]{12}$')").message("accountId must be twelve digits"))]
+    pub account_id: String,
+
+    /// Raft timing. The defaults suit a single data centre; raise them on slow networks.
+    #[serde(default)]
+    pub raft: RaftSpec,
+
+    /// Scheduling and metadata overrides of the server pods.
+    #[serde(default)]
+    pub pod: PodOverrides,
+
+    /// The PodDisruptionBudget guarding voluntary evictions.
+    #[serde(default)]
+    pub pod_disruption_budget: PodDisruptionBudgetSpec,
+
+    /// When true the operator stops changing anything it manages (objects and Raft
+    /// membership) and only reports status. Use it for manual maintenance.
+    #[serde(default)]
+    pub reconciliation_paused: bool,
+}
+
+fn default_region() -> String {
+    "us-east-1".into()
+}
+
+fn default_account_id() -> String {
+    "000000000000".into()
+}
+
+/// When the kubelet pulls the server image.
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, schemars::JsonSchema,
+)]
+pub enum ImagePullPolicy {
+    Always,
+    #[default]
+    IfNotPresent,
+    Never,
+}
+
+impl ImagePullPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Always => "Always",
+            Self::IfNotPresent => "IfNotPresent",
+            Self::Never => "Never",
+        }
+    }
+}
+
+/// Persistent volume of each server pod.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[x_kube(validation = Rule::new("self == oldSelf").message("storage is immutable once the cluster exists"))]
+#[serde(rename_all = "camelCase")]
+pub struct StorageSpec {
+    /// Requested size of each pod's volume, e.g. `10Gi`.
+    #[serde(default = "default_storage_size")]
+    pub size: Quantity,
+
+    /// StorageClass of the volumes; the cluster default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class_name: Option<String>,
+}
+
+fn default_storage_size() -> Quantity {
+    Quantity("1Gi".into())
+}
+
+impl Default for StorageSpec {
+    fn default() -> Self {
+        Self {
+            size: default_storage_size(),
+            storage_class_name: None,
+        }
+    }
+}
+
+/// How clients reach the cluster.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceSpec {
+    /// Service type of the client Service.
+    #[serde(default, rename = "type")]
+    pub type_: ServiceType,
+
+    /// Port of the client Service (SQS API and health endpoints).
+    #[serde(default = "default_service_port")]
+    #[x_kube(validation = Rule::new("self >= 1 && self <= 65535").message("port must be between 1 and 65535"))]
+    pub port: i32,
+
+    /// Annotations of the client Service, e.g. for a cloud load balancer.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+fn default_service_port() -> i32 {
+    9324
+}
+
+impl Default for ServiceSpec {
+    fn default() -> Self {
+        Self {
+            type_: ServiceType::default(),
+            port: default_service_port(),
+            annotations: BTreeMap::new(),
+        }
+    }
+}
+
+/// Kubernetes Service type of the client Service.
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, schemars::JsonSchema,
+)]
+pub enum ServiceType {
+    #[default]
+    ClusterIP,
+    NodePort,
+    LoadBalancer,
+}
+
+impl ServiceType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClusterIP => "ClusterIP",
+            Self::NodePort => "NodePort",
+            Self::LoadBalancer => "LoadBalancer",
+        }
+    }
+}
+
+/// Where the SigV4 credentials come from.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialsSpec {
+    /// Name of an existing Secret in the cluster's namespace with a key `credentials.json`
+    /// holding `{"credentials":[{"accessKeyId":"…","secretAccessKey":"…"}]}`. The operator
+    /// uses it as is and never modifies it. When absent the operator generates a Secret
+    /// `<name>-credentials` with a random key pair once and never overwrites it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$') && size(self) <= 253").message("secretName must be a valid Secret name"))]
+    pub secret_name: Option<String>,
+}
+
+/// Raft timing parameters, in milliseconds.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[x_kube(validation = Rule::new(
+    "self.electionTimeoutMinMs > self.heartbeatIntervalMs && self.electionTimeoutMaxMs > self.electionTimeoutMinMs"
+).message("raft timeouts must satisfy heartbeatIntervalMs < electionTimeoutMinMs < electionTimeoutMaxMs"))]
+#[serde(rename_all = "camelCase")]
+pub struct RaftSpec {
+    /// Interval between leader heartbeats.
+    #[serde(default = "default_heartbeat")]
+    #[x_kube(validation = Rule::new("self >= 10").message("heartbeatIntervalMs must be at least 10"))]
+    pub heartbeat_interval_ms: u32,
+
+    /// Lower bound of the randomized election timeout.
+    #[serde(default = "default_election_min")]
+    pub election_timeout_min_ms: u32,
+
+    /// Upper bound of the randomized election timeout.
+    #[serde(default = "default_election_max")]
+    pub election_timeout_max_ms: u32,
+}
+
+fn default_heartbeat() -> u32 {
+    100
+}
+fn default_election_min() -> u32 {
+    500
+}
+fn default_election_max() -> u32 {
+    1000
+}
+
+impl Default for RaftSpec {
+    fn default() -> Self {
+        Self {
+            heartbeat_interval_ms: default_heartbeat(),
+            election_timeout_min_ms: default_election_min(),
+            election_timeout_max_ms: default_election_max(),
+        }
+    }
+}
+
+/// Overrides applied to every server pod.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PodOverrides {
+    /// Node labels the pods must be scheduled on.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub node_selector: BTreeMap<String, String>,
+
+    /// Tolerations of the pods.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tolerations: Vec<Toleration>,
+
+    /// Affinity rules of the pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affinity: Option<Affinity>,
+
+    /// Topology spread constraints. When absent the pods are spread over nodes
+    /// (`kubernetes.io/hostname`, maxSkew 1, ScheduleAnyway) so one node failure takes
+    /// down as few voters as possible; an empty list disables spreading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topology_spread_constraints: Option<Vec<TopologySpreadConstraint>>,
+
+    /// Extra labels of the pods (the operator's own labels win on conflict).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+
+    /// Extra annotations of the pods.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+
+    /// PriorityClass of the pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority_class_name: Option<String>,
+}
+
+/// PodDisruptionBudget settings.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PodDisruptionBudgetSpec {
+    /// Pods that voluntary disruptions (node drains) may take down at once. Keep it at
+    /// most (replicas - 1) / 2 so a Raft majority keeps running.
+    #[serde(default = "default_max_unavailable")]
+    #[x_kube(validation = Rule::new("self >= 0").message("maxUnavailable must not be negative"))]
+    pub max_unavailable: i32,
+}
+
+fn default_max_unavailable() -> i32 {
+    1
+}
+
+impl Default for PodDisruptionBudgetSpec {
+    fn default() -> Self {
+        Self {
+            max_unavailable: default_max_unavailable(),
+        }
+    }
+}
+
+/// Observed state of a QueueCluster, as reported by the operator.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueClusterStatus {
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+
+    /// Pods of the StatefulSet (scale subresource).
+    #[serde(default)]
+    pub replicas: i32,
+
+    /// Pods passing their readiness probe.
+    #[serde(default)]
+    pub ready_replicas: i32,
+
+    /// `ready/desired`, for display.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready: Option<String>,
+
+    /// Label selector of the pods (scale subresource, for autoscalers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<String>,
+
+    /// The current Raft leader, when one is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader: Option<LeaderStatus>,
+
+    /// Current Raft term.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub term: Option<u64>,
+
+    /// Raft members as the leader sees them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<MemberStatus>,
+
+    /// Whether the leader holds a valid read lease.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_healthy: Option<bool>,
+
+    /// URL of the client Service, e.g. `http://orders.default.svc:9324`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+
+    /// Name of the Secret holding the SigV4 credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_secret: Option<String>,
+
+    /// Available, Progressing, Degraded and ReconciliationPaused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+}
+
+/// The Raft leader.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LeaderStatus {
+    /// Name of the leader's pod.
+    pub pod: String,
+    /// Raft node id of the leader (pod ordinal + 1).
+    pub node_id: u64,
+}
+
+/// One Raft member.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberStatus {
+    /// Raft node id (pod ordinal + 1).
+    pub node_id: u64,
+    /// Pod name.
+    pub pod: String,
+    /// Voter or learner.
+    pub role: MemberRole,
+    /// Whether the pod answered its health poll and follows the current leader.
+    pub healthy: bool,
+    /// Log entries the member is behind the leader, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag: Option<u64>,
+}
+
+/// Role of a member in the Raft configuration.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum MemberRole {
+    Voter,
+    Learner,
+}
+
+/// Condition types the operator maintains.
+pub mod condition {
+    pub const AVAILABLE: &str = "Available";
+    pub const PROGRESSING: &str = "Progressing";
+    pub const DEGRADED: &str = "Degraded";
+    pub const RECONCILIATION_PAUSED: &str = "ReconciliationPaused";
+}

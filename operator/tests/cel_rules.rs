@@ -1,0 +1,154 @@
+//! The CEL rules (`x-kubernetes-validations`) of the committed QueueCluster CRD compile
+//! and accept/reject the objects they are meant to, evaluated with `kube-cel` (the
+//! Kubernetes CEL libraries, schema defaulting applied first as the apiserver does).
+
+use kube_cel::{CompiledSchema, Validator, compile_schema};
+use serde_json::{Value, json};
+
+fn schema() -> Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../crds/queueclusters.sqsraft.io.yaml"
+    );
+    let crd: Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"].clone()
+}
+
+fn count_rules(c: &CompiledSchema) -> usize {
+    c.validations.len()
+        + c.properties.values().map(count_rules).sum::<usize>()
+        + c.items.as_deref().map_or(0, count_rules)
+        + c.additional_properties.as_deref().map_or(0, count_rules)
+}
+
+fn collect_errors(c: &CompiledSchema, out: &mut Vec<String>) {
+    out.extend(c.compilation_errors().iter().map(|e| format!("{e:?}")));
+    c.properties.values().for_each(|p| collect_errors(p, out));
+    if let Some(i) = c.items.as_deref() {
+        collect_errors(i, out);
+    }
+    if let Some(a) = c.additional_properties.as_deref() {
+        collect_errors(a, out);
+    }
+}
+
+fn object(spec: Value) -> Value {
+    json!({"apiVersion": "sqsraft.io/v1alpha1", "kind": "QueueCluster",
+           "metadata": {"name": "orders", "namespace": "default"}, "spec": spec})
+}
+
+/// Messages of the rules that fail for `spec` (created from nothing, or updated from `old`).
+fn failures(spec: Value, old: Option<Value>) -> Vec<String> {
+    let old = old.map(object);
+    match Validator::new().validate(&schema(), &object(spec), old.as_ref()) {
+        Ok(()) => vec![],
+        Err(errors) => errors.iter().map(|e| e.message.clone()).collect(),
+    }
+}
+
+#[test]
+fn every_rule_compiles() {
+    let compiled = compile_schema(&schema());
+    let mut errors = Vec::new();
+    collect_errors(&compiled, &mut errors);
+    assert!(errors.is_empty(), "CEL compile errors: {errors:?}");
+    // replicas, region, accountId, secretName, port, heartbeat, raft, maxUnavailable,
+    // storage immutability, and the spec-level PDB/quorum rule.
+    assert_eq!(count_rules(&compiled), 10);
+}
+
+#[test]
+fn minimal_spec_is_valid_after_defaulting() {
+    assert_eq!(failures(json!({"replicas": 3}), None), Vec::<String>::new());
+    assert_eq!(failures(json!({"replicas": 1}), None), Vec::<String>::new());
+}
+
+#[test]
+fn replicas_below_one_rejected() {
+    let f = failures(json!({"replicas": 0}), None);
+    assert_eq!(f, ["replicas must be at least 1"]);
+}
+
+#[test]
+fn account_region_and_port_rules() {
+    let f = failures(json!({"replicas": 3, "accountId": "12345"}), None);
+    assert_eq!(f, ["accountId must be twelve digits"]);
+    let f = failures(json!({"replicas": 3, "region": "US_EAST"}), None);
+    assert_eq!(f, ["region must be lowercase letters, digits and dashes"]);
+    let f = failures(json!({"replicas": 3, "service": {"port": 70000}}), None);
+    assert_eq!(f, ["port must be between 1 and 65535"]);
+    let f = failures(
+        json!({"replicas": 3, "credentials": {"secretName": "Bad_Name"}}),
+        None,
+    );
+    assert_eq!(f, ["secretName must be a valid Secret name"]);
+    let ok = failures(
+        json!({"replicas": 3, "accountId": "123456789012", "region": "eu-west-1",
+               "credentials": {"secretName": "my-creds"}}),
+        None,
+    );
+    assert!(ok.is_empty(), "{ok:?}");
+}
+
+#[test]
+fn raft_timeouts_must_be_ordered() {
+    let f = failures(
+        json!({"replicas": 3, "raft": {"heartbeatIntervalMs": 100, "electionTimeoutMinMs": 100}}),
+        None,
+    );
+    assert_eq!(
+        f,
+        [
+            "raft timeouts must satisfy heartbeatIntervalMs < electionTimeoutMinMs < electionTimeoutMaxMs"
+        ]
+    );
+    let f = failures(
+        json!({"replicas": 3, "raft": {"heartbeatIntervalMs": 5}}),
+        None,
+    );
+    assert_eq!(f, ["heartbeatIntervalMs must be at least 10"]);
+}
+
+#[test]
+fn pdb_must_leave_a_majority() {
+    let f = failures(
+        json!({"replicas": 3, "podDisruptionBudget": {"maxUnavailable": 2}}),
+        None,
+    );
+    assert_eq!(
+        f,
+        [
+            "podDisruptionBudget.maxUnavailable must leave a Raft majority running: at most (replicas - 1) / 2"
+        ]
+    );
+    let ok = failures(
+        json!({"replicas": 5, "podDisruptionBudget": {"maxUnavailable": 2}}),
+        None,
+    );
+    assert!(ok.is_empty(), "{ok:?}");
+    let f = failures(
+        json!({"replicas": 3, "podDisruptionBudget": {"maxUnavailable": -1}}),
+        None,
+    );
+    assert_eq!(f, ["maxUnavailable must not be negative"]);
+}
+
+#[test]
+fn storage_is_immutable_but_scaling_is_not() {
+    let old = json!({"replicas": 3, "storage": {"size": "1Gi"}});
+    let f = failures(
+        json!({"replicas": 3, "storage": {"size": "2Gi"}}),
+        Some(old.clone()),
+    );
+    assert_eq!(f, ["storage is immutable once the cluster exists"]);
+    let f = failures(
+        json!({"replicas": 3, "storage": {"size": "1Gi", "storageClassName": "fast"}}),
+        Some(old.clone()),
+    );
+    assert_eq!(f, ["storage is immutable once the cluster exists"]);
+    let ok = failures(
+        json!({"replicas": 5, "storage": {"size": "1Gi"}}),
+        Some(old),
+    );
+    assert!(ok.is_empty(), "{ok:?}");
+}
