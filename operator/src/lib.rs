@@ -4,6 +4,7 @@
 //! [`build`] the pure functions from a `QueueCluster` to the Kubernetes objects it owns,
 //! [`membership`] the Raft membership planner and the admin API client.
 
+pub mod build;
 pub mod crd;
 
 pub use sqsraft_server::admin_types;

@@ -1,0 +1,251 @@
+//! Pure build steps: from a validated `QueueCluster` (plus a few small inputs the
+//! reconciler decides) to the Kubernetes objects the operator applies.
+//!
+//! Nothing here performs I/O or reads the clock; randomness for generated Secrets is
+//! passed in. Every function is unit-tested from YAML fixtures (`operator/tests/`).
+
+mod pdb;
+mod secrets;
+mod services;
+mod statefulset;
+
+pub use pdb::pod_disruption_budget;
+pub use secrets::{
+    ClusterToken, CredentialsSource, KeyPair, cluster_token_secret, credentials_secret,
+    credentials_source,
+};
+pub use services::{client_service, headless_service, leader_service};
+pub use statefulset::stateful_set;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::{Resource, ResourceExt};
+
+use crate::crd::QueueCluster;
+
+/// Port of the SQS API and health endpoints inside the pod.
+pub const SQS_PORT: i32 = 9324;
+/// Port of Raft, request forwarding and the admin API inside the pod.
+pub const INTERNAL_PORT: i32 = 9325;
+/// Name of the SQS port on containers and Services.
+pub const SQS_PORT_NAME: &str = "sqs";
+/// Name of the internal port on containers and Services.
+pub const INTERNAL_PORT_NAME: &str = "internal";
+
+/// Label: always `sqsraft`.
+pub const LABEL_NAME: &str = "app.kubernetes.io/name";
+/// Label: the QueueCluster's name.
+pub const LABEL_INSTANCE: &str = "app.kubernetes.io/instance";
+/// Label: `server` on everything of the server pods.
+pub const LABEL_COMPONENT: &str = "app.kubernetes.io/component";
+/// Label: `sqsraft-operator`.
+pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+/// Pod label the operator maintains: `leader` or `follower`.
+pub const LABEL_ROLE: &str = "sqsraft.io/role";
+/// Value of [`LABEL_ROLE`] on the leader's pod.
+pub const ROLE_LEADER: &str = "leader";
+/// Value of [`LABEL_ROLE`] on every other pod.
+pub const ROLE_FOLLOWER: &str = "follower";
+/// The field manager of every server-side apply.
+pub const FIELD_MANAGER: &str = "sqsraft-operator";
+
+/// Longest QueueCluster name accepted: StatefulSet pods get a `controller-revision-hash`
+/// label of `<name>-<10 chars>` that must fit in 63 characters, and `<name>-cluster-token`
+/// must stay a valid name.
+pub const MAX_NAME_LEN: usize = 52;
+
+/// Why a QueueCluster cannot be built into objects (a user error, reported as a
+/// condition; retrying does not help until the object changes).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidSpec {
+    #[error("the QueueCluster has no namespace")]
+    NoNamespace,
+    #[error("the QueueCluster has no uid yet (not read from the API server)")]
+    NoUid,
+    #[error("name {0:?} is longer than {MAX_NAME_LEN} characters")]
+    NameTooLong(String),
+    #[error("replicas must be at least 1, got {0}")]
+    Replicas(i32),
+    #[error("podDisruptionBudget.maxUnavailable must not be negative, got {0}")]
+    MaxUnavailable(i32),
+}
+
+/// Inputs that do not come from the QueueCluster but from the operator's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorDefaults {
+    /// Server image used when `spec.image` is absent.
+    pub image: String,
+    /// DNS domain of the Kubernetes cluster (`cluster.local` almost everywhere).
+    pub cluster_domain: String,
+}
+
+impl Default for OperatorDefaults {
+    fn default() -> Self {
+        Self {
+            image: format!("sqsraft/sqsraft-server:{}", env!("CARGO_PKG_VERSION")),
+            cluster_domain: "cluster.local".into(),
+        }
+    }
+}
+
+/// A QueueCluster that passed validation, with the facts every builder needs.
+#[derive(Debug, Clone)]
+pub struct Cluster<'a> {
+    pub qc: &'a QueueCluster,
+    pub name: String,
+    pub namespace: String,
+    pub owner: OwnerReference,
+    pub defaults: &'a OperatorDefaults,
+}
+
+impl<'a> Cluster<'a> {
+    /// Validates what the CRD schema cannot guarantee (the apiserver enforces the CEL
+    /// rules, but objects may predate a rule or come from a test).
+    pub fn new(qc: &'a QueueCluster, defaults: &'a OperatorDefaults) -> Result<Self, InvalidSpec> {
+        let namespace = qc.namespace().ok_or(InvalidSpec::NoNamespace)?;
+        let name = qc.name_any();
+        if name.len() > MAX_NAME_LEN {
+            return Err(InvalidSpec::NameTooLong(name));
+        }
+        if qc.spec.replicas < 1 {
+            return Err(InvalidSpec::Replicas(qc.spec.replicas));
+        }
+        if qc.spec.pod_disruption_budget.max_unavailable < 0 {
+            return Err(InvalidSpec::MaxUnavailable(
+                qc.spec.pod_disruption_budget.max_unavailable,
+            ));
+        }
+        let mut owner = qc.controller_owner_ref(&()).ok_or(InvalidSpec::NoUid)?;
+        // Foreground deletion of the QueueCluster waits for its objects. (Needs RBAC
+        // `update` on `queueclusters/finalizers`.)
+        owner.block_owner_deletion = Some(true);
+        Ok(Self {
+            qc,
+            name,
+            namespace,
+            owner,
+            defaults,
+        })
+    }
+
+    /// Labels selecting this cluster's server pods (immutable StatefulSet selector).
+    pub fn selector_labels(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (LABEL_NAME.to_string(), "sqsraft".to_string()),
+            (LABEL_INSTANCE.to_string(), self.name.clone()),
+        ])
+    }
+
+    /// Labels of every object the operator creates for this cluster.
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        let mut labels = self.selector_labels();
+        labels.insert(LABEL_COMPONENT.into(), "server".into());
+        labels.insert(LABEL_MANAGED_BY.into(), FIELD_MANAGER.into());
+        labels
+    }
+
+    /// Metadata of an owned object called `name`.
+    pub fn meta(&self, name: String) -> ObjectMeta {
+        ObjectMeta {
+            name: Some(name),
+            namespace: Some(self.namespace.clone()),
+            labels: Some(self.labels()),
+            owner_references: Some(vec![self.owner.clone()]),
+            ..ObjectMeta::default()
+        }
+    }
+
+    /// Name of the StatefulSet (and prefix of its pods).
+    pub fn statefulset_name(&self) -> String {
+        self.name.clone()
+    }
+
+    /// Name of the headless Service giving every pod a stable DNS name.
+    pub fn headless_service_name(&self) -> String {
+        format!("{}-headless", self.name)
+    }
+
+    /// Name of the client Service.
+    pub fn client_service_name(&self) -> String {
+        self.name.clone()
+    }
+
+    /// Name of the Service that selects only the Raft leader.
+    pub fn leader_service_name(&self) -> String {
+        format!("{}-leader", self.name)
+    }
+
+    /// Name of the Secret holding the SigV4 credentials (user-supplied or generated).
+    pub fn credentials_secret_name(&self) -> String {
+        match credentials_source(self) {
+            CredentialsSource::UserSupplied(name) | CredentialsSource::Generated(name) => name,
+        }
+    }
+
+    /// Name of the Secret holding the admin API bearer token.
+    pub fn cluster_token_secret_name(&self) -> String {
+        format!("{}-cluster-token", self.name)
+    }
+
+    /// Name of the PodDisruptionBudget.
+    pub fn pdb_name(&self) -> String {
+        self.name.clone()
+    }
+
+    /// Pod name of StatefulSet ordinal `ordinal`.
+    pub fn pod_name(&self, ordinal: u32) -> String {
+        format!("{}-{ordinal}", self.name)
+    }
+
+    /// Name of the data PVC of ordinal `ordinal` (`<claim template>-<pod>`).
+    pub fn pvc_name(&self, ordinal: u32) -> String {
+        format!("{}-{}", statefulset::DATA_VOLUME, self.pod_name(ordinal))
+    }
+
+    /// Fully qualified DNS name of a pod through the headless Service.
+    pub fn pod_fqdn(&self, ordinal: u32) -> String {
+        format!(
+            "{}.{}.{}.svc.{}",
+            self.pod_name(ordinal),
+            self.headless_service_name(),
+            self.namespace,
+            self.defaults.cluster_domain
+        )
+    }
+
+    /// The internal address a pod advertises to its peers (`host:port`).
+    pub fn pod_internal_addr(&self, ordinal: u32) -> String {
+        format!("{}:{INTERNAL_PORT}", self.pod_fqdn(ordinal))
+    }
+
+    /// URL of the client Service, shown in status.
+    pub fn endpoint(&self) -> String {
+        format!(
+            "http://{}.{}.svc:{}",
+            self.client_service_name(),
+            self.namespace,
+            self.qc.spec.service.port
+        )
+    }
+
+    /// The server image to run.
+    pub fn image(&self) -> String {
+        self.qc
+            .spec
+            .image
+            .clone()
+            .unwrap_or_else(|| self.defaults.image.clone())
+    }
+}
+
+/// Raft node id of StatefulSet ordinal `ordinal` (the server derives the same from its
+/// host name with `--node-id-from-hostname`).
+pub fn node_id(ordinal: u32) -> u64 {
+    u64::from(ordinal) + 1
+}
+
+/// StatefulSet ordinal of Raft node id `node_id`, if it is one the operator assigns.
+pub fn ordinal(node_id: u64) -> Option<u32> {
+    node_id.checked_sub(1).and_then(|o| u32::try_from(o).ok())
+}
