@@ -6,5 +6,6 @@
 
 pub mod build;
 pub mod crd;
+pub mod membership;
 
 pub use sqsraft_server::admin_types;
