@@ -1,5 +1,13 @@
-//! Raft membership: the pure planner and the admin API client that executes its steps.
+//! Raft membership: the pure planner, the admin API client that executes its steps,
+//! and the driver that runs one observe → plan → execute turn.
 
+pub mod admin;
+pub mod driver;
 pub mod planner;
 
+pub use admin::{
+    AdminApi, AdminCall, AdminCallError, HttpAdminClient, LoopbackResolver, PodDnsResolver,
+    PodResolver,
+};
+pub use driver::{DriverError, WorkloadState, Workloads, turn};
 pub use planner::{Observation, Observed, PlannerConfig, Step, plan};
