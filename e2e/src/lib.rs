@@ -1,4 +1,5 @@
 //! Test and tooling support for running real sqsraft clusters on loopback.
 
 pub mod cluster;
+pub mod faults;
 pub mod sdk;

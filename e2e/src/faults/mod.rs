@@ -1,0 +1,12 @@
+//! Fault injection: a nemesis kills, pauses and partitions the nodes of a real cluster
+//! while producers and consumers use it through the AWS SDK; a checker then proves from
+//! the recorded history that nothing acknowledged was lost, stored twice, reordered or
+//! resurrected. See `docs/reliability.md`.
+
+pub mod checker;
+pub mod durability;
+pub mod history;
+pub mod nemesis;
+pub mod partition;
+pub mod run;
+pub mod workload;
