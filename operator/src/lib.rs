@@ -5,7 +5,10 @@
 //! [`membership`] the Raft membership planner and the admin API client.
 
 pub mod build;
+pub mod controller;
 pub mod crd;
 pub mod membership;
+pub mod metrics;
+pub mod status;
 
 pub use sqsraft_server::admin_types;

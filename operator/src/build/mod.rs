@@ -11,11 +11,11 @@ mod statefulset;
 
 pub use pdb::pod_disruption_budget;
 pub use secrets::{
-    ClusterToken, CredentialsSource, KeyPair, cluster_token_secret, credentials_secret,
-    credentials_source,
+    ACCESS_KEY_ID_KEY, CREDENTIALS_KEY, ClusterToken, CredentialsSource, KeyPair,
+    SECRET_ACCESS_KEY_KEY, TOKEN_KEY, cluster_token_secret, credentials_secret, credentials_source,
 };
 pub use services::{client_service, headless_service, leader_service};
-pub use statefulset::stateful_set;
+pub use statefulset::{DATA_VOLUME, stateful_set};
 
 use std::collections::BTreeMap;
 

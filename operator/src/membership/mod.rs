@@ -10,4 +10,6 @@ pub use admin::{
     PodResolver,
 };
 pub use driver::{DriverError, WorkloadState, Workloads, turn};
-pub use planner::{Observation, Observed, PlannerConfig, Step, plan};
+pub use planner::{
+    ClusterHealth, MemberHealth, Observation, Observed, PlannerConfig, Step, cluster_health, plan,
+};

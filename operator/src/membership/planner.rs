@@ -178,6 +178,57 @@ fn unhealthy_of(
         .collect()
 }
 
+/// Health of one member, as the leader sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberHealth {
+    pub ordinal: u32,
+    pub voter: bool,
+    pub healthy: bool,
+    pub lag: Option<u64>,
+}
+
+/// The cluster's health as the current leader reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterHealth {
+    pub leader: u32,
+    pub term: u64,
+    pub lease_valid: bool,
+    /// Voters first, then learners, each by ordinal.
+    pub members: Vec<MemberHealth>,
+}
+
+impl ClusterHealth {
+    /// Whether a majority of the voters is healthy (the cluster can commit).
+    pub fn has_quorum(&self) -> bool {
+        let voters = self.members.iter().filter(|m| m.voter).count();
+        let healthy = self.members.iter().filter(|m| m.voter && m.healthy).count();
+        voters > 0 && healthy >= majority(voters)
+    }
+}
+
+/// Summarizes what the leader reports; `None` without a reachable leader.
+pub fn cluster_health(observed: &Observed, config: &PlannerConfig) -> Option<ClusterHealth> {
+    let view = leader_view(observed)?;
+    let entry = |o: u32, voter: bool| MemberHealth {
+        ordinal: o,
+        voter,
+        healthy: healthy(&view, observed, config, o),
+        lag: view.lag(o),
+    };
+    let members = view
+        .voters
+        .iter()
+        .map(|o| entry(*o, true))
+        .chain(view.learners.iter().map(|o| entry(*o, false)))
+        .collect();
+    Some(ClusterHealth {
+        leader: view.ordinal,
+        term: view.status.term,
+        lease_valid: view.status.lease.valid,
+        members,
+    })
+}
+
 /// Decides the single next step towards `desired` voters.
 pub fn plan(desired: u32, observed: &Observed, config: &PlannerConfig) -> Step {
     if desired == 0 {

@@ -39,3 +39,6 @@ pub fn all_objects(qc: &QueueCluster, defaults: &OperatorDefaults) -> Vec<serde_
     }
     out
 }
+
+pub mod fake_api;
+pub mod fake_raft;

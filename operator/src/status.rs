@@ -1,0 +1,269 @@
+//! Pure status computation: what the reconciler observed and did → `QueueClusterStatus`.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+use crate::build::Cluster;
+use crate::crd::queue_cluster::{
+    LeaderStatus, MemberRole, MemberStatus, QueueClusterStatus, condition,
+};
+use crate::membership::{ClusterHealth, Step};
+
+/// What this reconcile did or why it stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The membership loop ran and took (or decided on) this step.
+    Step(Step),
+    /// `spec.reconciliationPaused`: nothing was changed.
+    Paused,
+    /// The spec cannot be built (user error); nothing was changed.
+    Invalid(String),
+    /// A prerequisite is missing (e.g. the user's credentials Secret); `reason` is
+    /// PascalCase.
+    Blocked { reason: String, message: String },
+}
+
+/// Everything the status is computed from.
+#[derive(Debug, Clone)]
+pub struct StatusInputs<'a> {
+    pub generation: Option<i64>,
+    pub desired: i32,
+    pub statefulset_replicas: i32,
+    pub ready_replicas: i32,
+    pub health: Option<&'a ClusterHealth>,
+    pub outcome: &'a Outcome,
+    pub previous: Option<&'a QueueClusterStatus>,
+    pub now: Time,
+}
+
+struct Conditions<'a> {
+    list: Vec<Condition>,
+    previous: Option<&'a QueueClusterStatus>,
+    generation: Option<i64>,
+    now: &'a Time,
+}
+
+impl Conditions<'_> {
+    fn set(&mut self, type_: &str, status: bool, reason: &str, message: String) {
+        let status = if status { "True" } else { "False" };
+        // Keep the transition time while the status stays the same.
+        let since = self
+            .previous
+            .and_then(|p| p.conditions.iter().find(|c| c.type_ == type_))
+            .filter(|c| c.status == status)
+            .map(|c| c.last_transition_time.clone())
+            .unwrap_or_else(|| self.now.clone());
+        self.list.push(Condition {
+            type_: type_.into(),
+            status: status.into(),
+            reason: reason.into(),
+            message,
+            observed_generation: self.generation,
+            last_transition_time: since,
+        });
+    }
+}
+
+fn step_reason(step: &Step) -> (&'static str, String) {
+    match step {
+        Step::GrowStatefulSet { replicas } => (
+            "ScalingStatefulSet",
+            format!("StatefulSet grows to {replicas}"),
+        ),
+        Step::ShrinkStatefulSet { replicas } => (
+            "ScalingStatefulSet",
+            format!("StatefulSet shrinks to {replicas}"),
+        ),
+        Step::Bootstrap { voters, .. } => (
+            "Bootstrapping",
+            format!("initializing the Raft group with {} voters", voters.len()),
+        ),
+        Step::AddLearner { ordinal, .. } => {
+            ("AddingMember", format!("adding #{ordinal} as a learner"))
+        }
+        Step::Promote { ordinal, .. } => ("AddingMember", format!("promoting #{ordinal}")),
+        Step::TransferLeader { leader, to } => (
+            "RemovingMember",
+            format!("moving leadership from #{leader} to #{to}"),
+        ),
+        Step::RemoveVoter { ordinal, .. } => {
+            ("RemovingMember", format!("removing voter #{ordinal}"))
+        }
+        Step::RemoveLearner { ordinal, .. } => {
+            ("RemovingMember", format!("removing learner #{ordinal}"))
+        }
+        Step::DeletePvc { ordinal } => (
+            "CleaningVolumes",
+            format!("deleting the volume of removed #{ordinal}"),
+        ),
+        Step::Wait { reason } => ("Waiting", reason.clone()),
+        Step::Refuse { reason } => ("Refused", reason.clone()),
+        Step::Converged => ("Converged", "membership matches spec.replicas".into()),
+    }
+}
+
+/// Computes the status of cluster `c`.
+pub fn compute(
+    c: &Cluster<'_>,
+    inputs: &StatusInputs<'_>,
+    credentials_secret: String,
+) -> QueueClusterStatus {
+    let prev = inputs.previous;
+    let generation = inputs.generation;
+    let mut conditions = Conditions {
+        list: Vec::new(),
+        previous: prev,
+        generation,
+        now: &inputs.now,
+    };
+
+    // Keep the last known Raft facts when this reconcile could not look (paused or
+    // blocked before polling) rather than reporting them as gone.
+    let (leader, term, members, lease_healthy) = match inputs.health {
+        Some(h) => (
+            Some(LeaderStatus {
+                pod: c.pod_name(h.leader),
+                node_id: crate::build::node_id(h.leader),
+            }),
+            Some(h.term),
+            h.members
+                .iter()
+                .map(|m| MemberStatus {
+                    node_id: crate::build::node_id(m.ordinal),
+                    pod: c.pod_name(m.ordinal),
+                    role: if m.voter {
+                        MemberRole::Voter
+                    } else {
+                        MemberRole::Learner
+                    },
+                    healthy: m.healthy,
+                    lag: m.lag,
+                })
+                .collect(),
+            Some(h.lease_valid),
+        ),
+        None if matches!(inputs.outcome, Outcome::Step(_)) => (None, None, vec![], None),
+        None => (
+            prev.and_then(|p| p.leader.clone()),
+            prev.and_then(|p| p.term),
+            prev.map(|p| p.members.clone()).unwrap_or_default(),
+            prev.and_then(|p| p.lease_healthy),
+        ),
+    };
+
+    // Available: a leader with a healthy majority and at least one ready pod.
+    let (available, reason, message) = match inputs.health {
+        Some(h) if h.has_quorum() && inputs.ready_replicas > 0 => (
+            true,
+            "QuorumHealthy",
+            format!("leader {} in term {}", c.pod_name(h.leader), h.term),
+        ),
+        Some(h) if !h.has_quorum() => (
+            false,
+            "QuorumLost",
+            "fewer than a majority of voters are healthy".into(),
+        ),
+        Some(_) => (
+            false,
+            "NoReadyPods",
+            "no pod passes its readiness probe".into(),
+        ),
+        None if matches!(inputs.outcome, Outcome::Step(_)) => (
+            false,
+            "NoLeader",
+            "no pod reports itself as Raft leader".into(),
+        ),
+        None => (
+            prev.and_then(|p| {
+                p.conditions
+                    .iter()
+                    .find(|c| c.type_ == condition::AVAILABLE)
+            })
+            .is_some_and(|c| c.status == "True"),
+            "Unknown",
+            "not observed in this reconcile".into(),
+        ),
+    };
+    conditions.set(condition::AVAILABLE, available, reason, message);
+
+    // Progressing: a step is under way or waited for.
+    let (progressing, reason, message) = match inputs.outcome {
+        Outcome::Step(Step::Converged) => {
+            let (r, m) = step_reason(&Step::Converged);
+            (false, r, m)
+        }
+        Outcome::Step(Step::Refuse { .. }) => (
+            false,
+            "Refused",
+            "the next membership step is refused; see Degraded".into(),
+        ),
+        Outcome::Step(step) => {
+            let (r, m) = step_reason(step);
+            (true, r, m)
+        }
+        Outcome::Paused => (
+            false,
+            "ReconciliationPaused",
+            "spec.reconciliationPaused is true".into(),
+        ),
+        Outcome::Invalid(m) => (false, "InvalidSpec", m.clone()),
+        Outcome::Blocked { reason, message } => (false, reason.as_str(), message.clone()),
+    };
+    conditions.set(condition::PROGRESSING, progressing, reason, message);
+
+    // Degraded: a refused step, a blocked or invalid spec, or an unhealthy member.
+    let unhealthy: Vec<String> = inputs
+        .health
+        .map(|h| {
+            h.members
+                .iter()
+                .filter(|m| !m.healthy)
+                .map(|m| c.pod_name(m.ordinal))
+                .collect()
+        })
+        .unwrap_or_default();
+    let (degraded, reason, message) = match inputs.outcome {
+        Outcome::Step(Step::Refuse { reason }) => (true, "ScaleRefused", reason.clone()),
+        Outcome::Invalid(m) => (true, "InvalidSpec", m.clone()),
+        Outcome::Blocked { reason, message } => (true, reason.as_str(), message.clone()),
+        _ if !unhealthy.is_empty() => (
+            true,
+            "MemberUnhealthy",
+            format!("unhealthy: {}", unhealthy.join(", ")),
+        ),
+        _ => (false, "Healthy", "no member is unhealthy".into()),
+    };
+    conditions.set(condition::DEGRADED, degraded, reason, message);
+
+    let paused = matches!(inputs.outcome, Outcome::Paused);
+    conditions.set(
+        condition::RECONCILIATION_PAUSED,
+        paused,
+        if paused { "Paused" } else { "Active" },
+        if paused {
+            "the operator changes nothing until spec.reconciliationPaused is false".into()
+        } else {
+            "the operator reconciles this cluster".into()
+        },
+    );
+
+    let selector = c
+        .selector_labels()
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    QueueClusterStatus {
+        observed_generation: generation,
+        replicas: inputs.statefulset_replicas,
+        ready_replicas: inputs.ready_replicas,
+        ready: Some(format!("{}/{}", inputs.ready_replicas, inputs.desired)),
+        selector: Some(selector),
+        leader,
+        term,
+        members,
+        lease_healthy,
+        endpoint: Some(c.endpoint()),
+        credentials_secret: Some(credentials_secret),
+        conditions: conditions.list,
+    }
+}

@@ -1,0 +1,518 @@
+//! Reconcile flows against an in-memory API server (kube's mock service) and a fake
+//! Raft group: create, scale 3→5, 5→3, refusal, paused, user-supplied Secret, deletion.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use common::fake_api::FakeApi;
+use common::fake_raft::FakeRaft;
+use serde_json::{Value, json};
+use sqsraft_operator::build::OperatorDefaults;
+use sqsraft_operator::controller::{self, Context};
+use sqsraft_operator::crd::QueueCluster;
+use sqsraft_operator::membership::AdminCall;
+use sqsraft_operator::metrics::Metrics;
+
+const QC_GV: &str = "sqsraft.io/v1alpha1";
+
+struct Harness {
+    api: FakeApi,
+    raft: FakeRaft,
+    ctx: Arc<Context<FakeRaft>>,
+    ns: String,
+    name: String,
+}
+
+impl Harness {
+    fn new(fixture: &str) -> Self {
+        let qc = common::fixture(fixture);
+        let ns = qc.metadata.namespace.clone().unwrap();
+        let name = qc.metadata.name.clone().unwrap();
+        let api = FakeApi::default();
+        api.store.lock().unwrap().put(
+            QC_GV,
+            "queueclusters",
+            &ns,
+            &name,
+            serde_json::to_value(&qc).unwrap(),
+        );
+        let raft = FakeRaft::new(api.store.clone(), &ns, &name);
+        let ctx = Arc::new(Context::new(
+            api.client(),
+            OperatorDefaults::default(),
+            raft.clone(),
+            Arc::new(Metrics::default()),
+        ));
+        Self {
+            api,
+            raft,
+            ctx,
+            ns,
+            name,
+        }
+    }
+
+    fn qc(&self) -> QueueCluster {
+        let store = self.api.store.lock().unwrap();
+        let v = store
+            .get(QC_GV, "queueclusters", &self.ns, &self.name)
+            .unwrap();
+        serde_json::from_value(v.clone()).unwrap()
+    }
+
+    fn edit_spec(&self, f: impl FnOnce(&mut Value)) {
+        let mut store = self.api.store.lock().unwrap();
+        let mut v = store
+            .get(QC_GV, "queueclusters", &self.ns, &self.name)
+            .unwrap()
+            .clone();
+        f(&mut v["spec"]);
+        let generation = v["metadata"]["generation"].as_i64().unwrap_or(1) + 1;
+        v["metadata"]["generation"] = json!(generation);
+        store.put(QC_GV, "queueclusters", &self.ns, &self.name, v);
+    }
+
+    fn get(&self, gv: &str, plural: &str, name: &str) -> Option<Value> {
+        self.api
+            .store
+            .lock()
+            .unwrap()
+            .get(gv, plural, &self.ns, name)
+            .cloned()
+    }
+
+    async fn reconcile(&self) -> Result<kube::runtime::controller::Action, controller::Error> {
+        controller::reconcile(Arc::new(self.qc()), self.ctx.clone()).await
+    }
+
+    /// Plays the StatefulSet controller and kubelet: pods and PVCs for ordinals below
+    /// `spec.replicas`, ready unless down; pods above are deleted (PVCs stay).
+    fn kubelet(&self) {
+        let mut store = self.api.store.lock().unwrap();
+        let Some(sts) = store
+            .get("apps/v1", "statefulsets", &self.ns, &self.name)
+            .cloned()
+        else {
+            return;
+        };
+        let replicas = sts["spec"]["replicas"].as_u64().unwrap() as u32;
+        let labels = sts["spec"]["template"]["metadata"]["labels"].clone();
+        let claim_labels = sts["spec"]["volumeClaimTemplates"][0]["metadata"]["labels"].clone();
+        let down = self.raft.raft.lock().unwrap().down.clone();
+        for o in 0..8u32 {
+            let pod = format!("{}-{o}", self.name);
+            let pvc = format!("data-{}-{o}", self.name);
+            if o < replicas {
+                let ready = if down.contains(&o) { "False" } else { "True" };
+                let existing = store.get("v1", "pods", &self.ns, &pod).cloned();
+                let mut p = existing.unwrap_or_else(|| {
+                    json!({"apiVersion": "v1", "kind": "Pod",
+                           "metadata": {"name": pod, "namespace": self.ns, "labels": labels}})
+                });
+                p["status"] = json!({"conditions": [{"type": "Ready", "status": ready}]});
+                store.put("v1", "pods", &self.ns, &pod, p);
+                if store
+                    .get("v1", "persistentvolumeclaims", &self.ns, &pvc)
+                    .is_none()
+                {
+                    store.put(
+                        "v1",
+                        "persistentvolumeclaims",
+                        &self.ns,
+                        &pvc,
+                        json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                               "metadata": {"name": pvc, "namespace": self.ns, "labels": claim_labels}}),
+                    );
+                }
+            } else {
+                store.remove("v1", "pods", &self.ns, &pod);
+            }
+        }
+    }
+
+    /// Reconciles (with the kubelet in between) until status says Converged.
+    async fn converge(&self) {
+        for _ in 0..40 {
+            self.reconcile().await.expect("reconcile");
+            self.kubelet();
+            if condition(&self.qc(), "Progressing").1 == "Converged" {
+                return;
+            }
+        }
+        panic!(
+            "not converged: {:#?}\nevents: {:?}",
+            self.qc().status,
+            self.events()
+        );
+    }
+
+    fn voters(&self) -> BTreeSet<u32> {
+        self.raft.raft.lock().unwrap().voters.clone()
+    }
+
+    fn sts_replicas(&self) -> u64 {
+        self.get("apps/v1", "statefulsets", &self.name).unwrap()["spec"]["replicas"]
+            .as_u64()
+            .unwrap()
+    }
+
+    fn pvcs(&self) -> BTreeSet<String> {
+        let store = self.api.store.lock().unwrap();
+        store
+            .list("v1", "persistentvolumeclaims", &self.ns)
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect()
+    }
+
+    /// (type, reason) of every Event, in creation order of names.
+    fn events(&self) -> Vec<(String, String)> {
+        let store = self.api.store.lock().unwrap();
+        store
+            .list("events.k8s.io/v1", "events", &self.ns)
+            .into_iter()
+            .map(|(_, e)| {
+                (
+                    e["type"].as_str().unwrap_or("").to_string(),
+                    e["reason"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// Occurrences of Events with `reason` (repeats are folded into a series).
+    fn count_events(&self, reason: &str) -> u64 {
+        let store = self.api.store.lock().unwrap();
+        store
+            .list("events.k8s.io/v1", "events", &self.ns)
+            .into_iter()
+            .filter(|(_, e)| e["reason"] == reason)
+            .map(|(_, e)| e["series"]["count"].as_u64().unwrap_or(1))
+            .sum()
+    }
+
+    fn writes(&self) -> Vec<(String, String)> {
+        self.api.store.lock().unwrap().writes()
+    }
+
+    fn clear_log(&self) {
+        self.api.store.lock().unwrap().log.clear();
+    }
+}
+
+/// (status, reason, message) of condition `type_`.
+fn condition(qc: &QueueCluster, type_: &str) -> (String, String, String) {
+    qc.status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == type_))
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn create_builds_everything_bootstraps_and_reports_status() {
+    let h = Harness::new("minimal");
+    h.converge().await;
+
+    for svc in ["orders", "orders-headless", "orders-leader"] {
+        let s = h.get("v1", "services", svc).expect(svc);
+        assert_eq!(s["metadata"]["ownerReferences"][0]["kind"], "QueueCluster");
+    }
+    assert!(
+        h.get("policy/v1", "poddisruptionbudgets", "orders")
+            .is_some()
+    );
+    assert_eq!(h.sts_replicas(), 3);
+    assert_eq!(h.voters(), BTreeSet::from([0, 1, 2]));
+
+    // The token used for admin calls is the one stored in the Secret.
+    let token_secret = h.get("v1", "secrets", "orders-cluster-token").unwrap();
+    let token: k8s_openapi::ByteString =
+        serde_json::from_value(token_secret["data"]["token"].clone()).unwrap();
+    let token = String::from_utf8(token.0).unwrap();
+    assert_eq!(token.len(), 64);
+    let calls = h.raft.raft.lock().unwrap().calls.clone();
+    assert!(!calls.is_empty());
+    assert!(calls.iter().all(|(_, _, t)| *t == token));
+    // Exactly one bootstrap, through pod 0, with all three voters.
+    let inits: Vec<_> = calls
+        .iter()
+        .filter(|(_, c, _)| matches!(c, AdminCall::Init(_)))
+        .collect();
+    assert_eq!(inits.len(), 1);
+    assert_eq!(inits[0].0, 0);
+
+    let creds = h.get("v1", "secrets", "orders-credentials").unwrap();
+    assert!(creds["data"]["credentials.json"].is_string());
+
+    let qc = h.qc();
+    let status = qc.status.clone().unwrap();
+    assert_eq!(status.ready.as_deref(), Some("3/3"));
+    assert_eq!(status.observed_generation, Some(1));
+    assert_eq!(status.leader.as_ref().unwrap().pod, "orders-0");
+    assert_eq!(status.leader.as_ref().unwrap().node_id, 1);
+    assert_eq!(status.term, Some(1));
+    assert_eq!(status.members.len(), 3);
+    assert!(status.members.iter().all(|m| m.healthy));
+    assert_eq!(status.lease_healthy, Some(true));
+    assert_eq!(
+        status.endpoint.as_deref(),
+        Some("http://orders.shop.svc:9324")
+    );
+    assert_eq!(
+        status.credentials_secret.as_deref(),
+        Some("orders-credentials")
+    );
+    assert_eq!(
+        status.selector.as_deref(),
+        Some("app.kubernetes.io/instance=orders,app.kubernetes.io/name=sqsraft")
+    );
+    assert_eq!(condition(&qc, "Available").0, "True");
+    assert_eq!(condition(&qc, "Degraded").0, "False");
+    assert_eq!(condition(&qc, "ReconciliationPaused").0, "False");
+
+    // Pods carry role labels so the leader Service follows the leader.
+    let role = |o: u32| {
+        h.get("v1", "pods", &format!("orders-{o}")).unwrap()["metadata"]["labels"]
+            ["sqsraft.io/role"]
+            .clone()
+    };
+    assert_eq!(role(0), "leader");
+    assert_eq!(role(1), "follower");
+    assert_eq!(role(2), "follower");
+    assert_eq!(h.count_events("Bootstrap"), 1);
+    assert!(
+        h.ctx
+            .metrics
+            .render()
+            .contains("sqsraft_operator_membership_steps_total{step=\"Bootstrap\"} 1")
+    );
+}
+
+#[tokio::test]
+async fn generated_secrets_are_never_overwritten() {
+    let h = Harness::new("minimal");
+    h.converge().await;
+    let creds = h.get("v1", "secrets", "orders-credentials").unwrap();
+    let token = h.get("v1", "secrets", "orders-cluster-token").unwrap();
+    h.clear_log();
+    for _ in 0..3 {
+        h.reconcile().await.unwrap();
+    }
+    assert_eq!(h.get("v1", "secrets", "orders-credentials").unwrap(), creds);
+    assert_eq!(
+        h.get("v1", "secrets", "orders-cluster-token").unwrap(),
+        token
+    );
+    assert!(
+        !h.writes().iter().any(|(_, p)| p.contains("/secrets")),
+        "{:?}",
+        h.writes()
+    );
+}
+
+#[tokio::test]
+async fn scale_up_three_to_five_then_down_to_three() {
+    let h = Harness::new("minimal");
+    h.converge().await;
+
+    h.edit_spec(|s| s["replicas"] = json!(5));
+    h.converge().await;
+    assert_eq!(h.voters(), BTreeSet::from([0, 1, 2, 3, 4]));
+    assert_eq!(h.sts_replicas(), 5);
+    assert_eq!(h.count_events("AddLearner"), 2);
+    assert_eq!(h.count_events("Promote"), 2);
+    let qc = h.qc();
+    assert_eq!(qc.status.as_ref().unwrap().observed_generation, Some(2));
+    assert_eq!(qc.status.as_ref().unwrap().members.len(), 5);
+    assert_eq!(qc.status.as_ref().unwrap().ready.as_deref(), Some("5/5"));
+
+    h.edit_spec(|s| s["replicas"] = json!(3));
+    h.converge().await;
+    assert_eq!(h.voters(), BTreeSet::from([0, 1, 2]));
+    assert_eq!(h.sts_replicas(), 3);
+    assert_eq!(h.count_events("RemoveVoter"), 2);
+    assert_eq!(h.count_events("DeletePvc"), 2);
+    assert_eq!(
+        h.pvcs(),
+        BTreeSet::from([
+            "data-orders-0".to_string(),
+            "data-orders-1".into(),
+            "data-orders-2".into()
+        ])
+    );
+    assert_eq!(h.qc().status.unwrap().members.len(), 3);
+}
+
+#[tokio::test]
+async fn scale_down_refused_while_a_member_is_down() {
+    let h = Harness::new("minimal");
+    h.edit_spec(|s| s["replicas"] = json!(5));
+    h.converge().await;
+    h.raft.raft.lock().unwrap().down.insert(1);
+    h.kubelet();
+    h.edit_spec(|s| s["replicas"] = json!(3));
+    h.reconcile().await.unwrap();
+    let qc = h.qc();
+    let (degraded, reason, message) = condition(&qc, "Degraded");
+    assert_eq!(
+        (degraded.as_str(), reason.as_str()),
+        ("True", "ScaleRefused")
+    );
+    assert!(message.contains("#1"), "{message}");
+    assert_eq!(h.count_events("ScaleRefused"), 1);
+    assert_eq!(
+        h.events()
+            .iter()
+            .find(|(_, r)| r == "ScaleRefused")
+            .unwrap()
+            .0,
+        "Warning"
+    );
+    assert_eq!(h.voters().len(), 5);
+    assert!(
+        !qc.status
+            .as_ref()
+            .unwrap()
+            .members
+            .iter()
+            .find(|m| m.pod == "orders-1")
+            .unwrap()
+            .healthy
+    );
+
+    h.raft.raft.lock().unwrap().down.clear();
+    h.kubelet();
+    h.converge().await;
+    assert_eq!(h.voters(), BTreeSet::from([0, 1, 2]));
+    assert_eq!(condition(&h.qc(), "Degraded").0, "False");
+}
+
+#[tokio::test]
+async fn paused_cluster_is_observed_but_not_changed() {
+    let h = Harness::new("minimal");
+    h.converge().await;
+    h.edit_spec(|s| {
+        s["replicas"] = json!(5);
+        s["reconciliationPaused"] = json!(true);
+    });
+    h.clear_log();
+    let calls_before = h.raft.raft.lock().unwrap().calls.len();
+    h.reconcile().await.unwrap();
+    // The only write is the status.
+    assert_eq!(
+        h.writes(),
+        vec![(
+            "PATCH".to_string(),
+            "/apis/sqsraft.io/v1alpha1/namespaces/shop/queueclusters/orders/status".to_string()
+        )]
+    );
+    let calls = h.raft.raft.lock().unwrap().calls[calls_before..].to_vec();
+    assert!(
+        calls.iter().all(|(_, c, _)| *c == AdminCall::Status),
+        "{calls:?}"
+    );
+    assert_eq!(h.sts_replicas(), 3);
+    let qc = h.qc();
+    assert_eq!(condition(&qc, "ReconciliationPaused").0, "True");
+    assert_eq!(condition(&qc, "Available").0, "True");
+    assert_eq!(qc.status.as_ref().unwrap().members.len(), 3);
+
+    // Unpausing resumes the scale-up.
+    h.edit_spec(|s| s["reconciliationPaused"] = json!(false));
+    h.converge().await;
+    assert_eq!(h.voters().len(), 5);
+    assert_eq!(condition(&h.qc(), "ReconciliationPaused").0, "False");
+}
+
+#[tokio::test]
+async fn user_supplied_secret_is_waited_for_and_used_as_is() {
+    let h = Harness::new("minimal");
+    h.edit_spec(|s| s["credentials"] = json!({"secretName": "my-keys"}));
+    h.reconcile().await.unwrap();
+    let qc = h.qc();
+    let (degraded, reason, _) = condition(&qc, "Degraded");
+    assert_eq!(
+        (degraded.as_str(), reason.as_str()),
+        ("True", "CredentialsSecretMissing")
+    );
+    assert!(h.get("apps/v1", "statefulsets", "orders").is_none());
+    assert_eq!(h.count_events("CredentialsSecretMissing"), 1);
+
+    let user_secret = json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "my-keys", "namespace": "shop", "resourceVersion": "42"},
+        "data": {"credentials.json": "eyJjcmVkZW50aWFscyI6W119"}});
+    h.api
+        .store
+        .lock()
+        .unwrap()
+        .put("v1", "secrets", "shop", "my-keys", user_secret.clone());
+    h.clear_log();
+    h.converge().await;
+    assert_eq!(h.get("v1", "secrets", "my-keys").unwrap(), user_secret);
+    assert!(h.get("v1", "secrets", "orders-credentials").is_none());
+    assert!(
+        !h.writes().iter().any(|(_, p)| p.ends_with("/my-keys")),
+        "{:?}",
+        h.writes()
+    );
+    let sts = h.get("apps/v1", "statefulsets", "orders").unwrap();
+    let volumes = sts["spec"]["template"]["spec"]["volumes"]
+        .as_array()
+        .unwrap();
+    assert!(
+        volumes
+            .iter()
+            .any(|v| v["secret"]["secretName"] == "my-keys")
+    );
+    assert_eq!(
+        h.qc().status.unwrap().credentials_secret.as_deref(),
+        Some("my-keys")
+    );
+}
+
+#[tokio::test]
+async fn deleted_cluster_is_left_to_the_garbage_collector() {
+    let h = Harness::new("minimal");
+    h.converge().await;
+    {
+        let mut store = h.api.store.lock().unwrap();
+        let mut v = store
+            .get(QC_GV, "queueclusters", "shop", "orders")
+            .unwrap()
+            .clone();
+        v["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+        store.put(QC_GV, "queueclusters", "shop", "orders", v);
+        store.log.clear();
+    }
+    // Even with every pod gone (cluster unreachable) deletion needs nothing from us.
+    h.raft.raft.lock().unwrap().down.extend([0, 1, 2]);
+    let calls_before = h.raft.raft.lock().unwrap().calls.len();
+    let action = h.reconcile().await.unwrap();
+    assert_eq!(action, kube::runtime::controller::Action::await_change());
+    assert!(h.api.store.lock().unwrap().log.is_empty());
+    assert_eq!(h.raft.raft.lock().unwrap().calls.len(), calls_before);
+    assert!(h.qc().metadata.finalizers.is_none());
+}
+
+#[tokio::test]
+async fn invalid_spec_reported_without_changes() {
+    let h = Harness::new("minimal");
+    h.edit_spec(|s| s["replicas"] = json!(0));
+    h.reconcile().await.unwrap();
+    let qc = h.qc();
+    assert_eq!(condition(&qc, "Degraded").1, "InvalidSpec");
+    assert_eq!(h.count_events("InvalidSpec"), 1);
+    assert!(h.get("apps/v1", "statefulsets", "orders").is_none());
+}
+
+#[tokio::test]
+async fn errors_back_off_exponentially() {
+    assert_eq!(controller::backoff(1).as_secs(), 5);
+    assert_eq!(controller::backoff(2).as_secs(), 10);
+    assert_eq!(controller::backoff(3).as_secs(), 20);
+    assert_eq!(controller::backoff(20).as_secs(), 160);
+    assert!(controller::backoff(100).as_secs() <= 300);
+}
