@@ -187,11 +187,11 @@ impl Node {
                 None => true,
             };
             let last_chance = Instant::now() >= deadline;
-            if last_chance && !receivable && attempt_id.is_none() {
-                // Nothing receivable here at the deadline: answer empty without a log entry
-                // (like SQS's sampled short polls, an empty answer may race a send that this
-                // node has not applied yet). FIFO attempt ids always go through the log, so
-                // a retried attempt gets its recorded messages.
+            if last_chance && !receivable && attempt_id.is_none() && self.is_leader() {
+                // Nothing receivable on the leader at the deadline: answer empty without a
+                // log entry (every acknowledged send is applied here before its ack). A
+                // follower may lag, so it proposes; FIFO attempt ids always go through the
+                // log, so a retried attempt gets its recorded messages.
                 return Ok(Output::Received(Vec::new()));
             }
             if receivable || last_chance {
@@ -275,6 +275,11 @@ impl Node {
         let result = read::execute(&DbRead(&db), &self.read_context(), &op)
             .unwrap_or_else(|e| Err(SqsError::internal(format!("read failed: {e}"))));
         ForwardReply::Done(result)
+    }
+
+    /// Whether this node is the leader now.
+    pub fn is_leader(&self) -> bool {
+        self.raft.metrics().borrow_watched().current_leader == Some(self.config.id())
     }
 
     /// The current leader as this node knows it.

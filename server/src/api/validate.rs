@@ -9,6 +9,8 @@ use std::collections::HashSet;
 
 /// Most entries a batch request may carry.
 pub const MAX_BATCH_ENTRIES: usize = 10;
+/// Most bytes (bodies and attributes) one SendMessageBatch may carry.
+pub const MAX_BATCH_BYTES: usize = 1_048_576;
 /// Most message attributes one message may carry.
 pub const MAX_MESSAGE_ATTRIBUTES: usize = 10;
 /// Longest queue name, `.fifo` included.
@@ -414,10 +416,26 @@ pub fn request(request: &Request) -> SqsResult<()> {
             r.message_group_id.as_deref(),
             r.message_deduplication_id.as_deref(),
         ),
-        Request::SendMessageBatch(r) => batch_ids(
-            "SendMessageBatchRequestEntry",
-            r.entries.iter().map(|e| e.id.as_str()),
-        ),
+        Request::SendMessageBatch(r) => {
+            batch_ids(
+                "SendMessageBatchRequestEntry",
+                r.entries.iter().map(|e| e.id.as_str()),
+            )?;
+            let total: usize = r
+                .entries
+                .iter()
+                .map(|e| message_size(&e.message_body, &e.message_attributes))
+                .sum();
+            if total > MAX_BATCH_BYTES {
+                return Err(SqsError::new(
+                    ErrorCode::BatchRequestTooLong,
+                    format!(
+                        "Batch requests cannot be longer than {MAX_BATCH_BYTES} bytes. You have sent {total} bytes."
+                    ),
+                ));
+            }
+            Ok(())
+        }
         Request::DeleteMessageBatch(r) => batch_ids(
             "DeleteMessageBatchRequestEntry",
             r.entries.iter().map(|e| e.id.as_str()),

@@ -6,6 +6,7 @@
 
 use crate::api::md5::{md5_of_attributes, md5_of_body};
 use crate::api::model::{self as m, MessageAttributeValue, MessageAttributes, Request, Response};
+use crate::api::validate;
 use crate::auth::Principal;
 use crate::error::{SqsError, SqsResult};
 use crate::http::{receipt, task_handle};
@@ -223,31 +224,45 @@ pub async fn execute(node: &Node, ctx: &Context<'_>, request: Request) -> SqsRes
             })
         }
         Request::SendMessageBatch(r) => {
-            let entries = r
-                .entries
-                .into_iter()
-                .map(|e| {
-                    send_entry(
-                        ctx,
-                        &e.id,
-                        e.message_body,
-                        e.delay_seconds,
-                        e.message_attributes,
-                        e.message_system_attributes,
-                        e.message_group_id,
-                        e.message_deduplication_id,
-                    )
-                })
-                .collect();
-            let out = node
-                .write(write(Op::SendMessages {
+            // Entries that fail the syntax checks are reported in Failed; the rest go on.
+            let mut invalid = Vec::new();
+            let mut entries = Vec::new();
+            for e in r.entries {
+                if let Err(error) = validate::send_batch_entry(&e) {
+                    invalid.push(BatchFailure { id: e.id, error });
+                    continue;
+                }
+                entries.push(send_entry(
+                    ctx,
+                    &e.id,
+                    e.message_body,
+                    e.delay_seconds,
+                    e.message_attributes,
+                    e.message_system_attributes,
+                    e.message_group_id,
+                    e.message_deduplication_id,
+                ));
+            }
+            let out = if entries.is_empty() {
+                Output::Sent {
+                    successful: Vec::new(),
+                    failed: Vec::new(),
+                }
+            } else {
+                node.write(write(Op::SendMessages {
                     queue: name_of(&r.queue_url)?,
                     entries,
                 }))
-                .await?;
-            let Output::Sent { successful, failed } = out else {
+                .await?
+            };
+            let Output::Sent {
+                successful,
+                mut failed,
+            } = out
+            else {
                 return Err(unexpected(&out));
             };
+            failed.extend(invalid);
             Response::SendMessageBatch(m::SendMessageBatchResult {
                 successful: successful
                     .into_iter()
@@ -320,9 +335,11 @@ pub async fn execute(node: &Node, ctx: &Context<'_>, request: Request) -> SqsRes
             let mut failed = Vec::new();
             let mut entries = Vec::new();
             for e in r.entries {
-                let parsed = receipt::decode(&e.receipt_handle).and_then(|handle| {
-                    Ok((handle, visibility(e.visibility_timeout.unwrap_or(0))?))
-                });
+                let parsed = validate::visibility_entry(&e)
+                    .and_then(|()| receipt::decode(&e.receipt_handle))
+                    .and_then(|handle| {
+                        Ok((handle, visibility(e.visibility_timeout.unwrap_or(0))?))
+                    });
                 match parsed {
                     Ok((handle, timeout_seconds)) => entries.push(VisibilityEntry {
                         id: e.id,
@@ -583,7 +600,7 @@ fn send_entry(
     group_id: Option<String>,
     dedup_id: Option<String>,
 ) -> SendEntry {
-    let size = crate::api::validate::message_size(&body, &attributes) as u64;
+    let size = validate::message_size(&body, &attributes) as u64;
     SendEntry {
         id: id.to_string(),
         message_id: message_id(),

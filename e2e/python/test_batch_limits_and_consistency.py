@@ -1,19 +1,11 @@
-"""Known server gaps, found by the real-client suites and kept here until fixed.
-
-Each test states AWS's behaviour and is marked xfail with what sqsraft does instead;
-the marker comes off with the server fix (a strict xfail fails the run once it passes).
-"""
+"""Behaviour the real-client suites found missing at first, kept as regression tests:
+the 1 MiB batch limit, and read-your-writes of a short poll on another node."""
 
 import pytest
 from botocore.exceptions import ClientError
 from conftest import assert_error
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server gap: SendMessageBatch accepts 1.2 MB of entries; AWS refuses a batch "
-    "over 1 MiB in total with BatchRequestTooLong (no code path emits it)",
-)
 def test_batch_over_one_mib_in_total_is_too_long(nodes, name):
     n1, n2, n3 = nodes
     url = n1.create_queue(QueueName=name)["QueueUrl"]
@@ -26,11 +18,6 @@ def test_batch_over_one_mib_in_total_is_too_long(nodes, name):
     assert attrs["Attributes"]["ApproximateNumberOfMessages"] == "0"
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="server gap: a short poll on a node that has not yet applied an acknowledged send "
-    "answers empty without consulting the leader (about 1 in 5 right after the send)",
-)
 def test_short_poll_on_another_node_sees_an_acknowledged_send(nodes, name):
     n1, n2, _ = nodes
     url = n1.create_queue(QueueName=name)["QueueUrl"]
