@@ -562,3 +562,64 @@ fn invalid_status(
     set("Progressing", "False", "InvalidSpec", message);
     Some(status)
 }
+
+/// Runs the QueueCluster controller until `shutdown` resolves: it owns the objects it
+/// creates (StatefulSets, Services, Secrets, PDBs, selected by the managed-by label) and
+/// watches the server pods (mapped back by their instance label).
+pub async fn run<C: AdminConnector>(
+    ctx: Arc<Context<C>>,
+    namespace: Option<String>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    use futures::StreamExt;
+    use kube::runtime::reflector::ObjectRef;
+    use kube::runtime::{Controller, watcher};
+
+    fn scoped<K>(client: &Client, ns: Option<&str>) -> Api<K>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        K::DynamicType: Default,
+    {
+        match ns {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        }
+    }
+
+    let client = ctx.client.clone();
+    let ns = namespace.as_deref();
+    let owned = watcher::Config::default().labels(&format!(
+        "{}={}",
+        build::LABEL_MANAGED_BY,
+        FIELD_MANAGER
+    ));
+    let server_pods = watcher::Config::default().labels(&format!("{}=sqsraft", build::LABEL_NAME));
+    Controller::new(
+        scoped::<QueueCluster>(&client, ns),
+        watcher::Config::default(),
+    )
+    .owns(scoped::<StatefulSet>(&client, ns), owned.clone())
+    .owns(scoped::<Service>(&client, ns), owned.clone())
+    .owns(scoped::<Secret>(&client, ns), owned.clone())
+    .owns(scoped::<PodDisruptionBudget>(&client, ns), owned)
+    .watches(scoped::<Pod>(&client, ns), server_pods, |pod: Pod| {
+        let instance = pod.labels().get(build::LABEL_INSTANCE).cloned();
+        let ns = pod.namespace();
+        instance.map(|name| {
+            let r = ObjectRef::<QueueCluster>::new(&name);
+            match ns {
+                Some(ns) => r.within(&ns),
+                None => r,
+            }
+        })
+    })
+    .graceful_shutdown_on(shutdown)
+    .run(reconcile, error_policy, ctx)
+    .for_each(|result| async move {
+        match result {
+            Ok((obj, action)) => tracing::debug!(object = %obj, ?action, "reconciled"),
+            Err(e) => tracing::debug!(error = %e, "reconcile error"),
+        }
+    })
+    .await;
+}

@@ -62,6 +62,7 @@ fn kind_of(plural: &str) -> &'static str {
         "poddisruptionbudgets" => "PodDisruptionBudget",
         "queueclusters" => "QueueCluster",
         "events" => "Event",
+        "leases" => "Lease",
         _ => "Unknown",
     }
 }
@@ -241,6 +242,21 @@ impl Store {
                 self.objects.insert(key, obj.clone());
                 (200, obj)
             }
+            ("PUT", Some(name)) => {
+                let key = Self::key(&t, name);
+                let Some(existing) = self.objects.get(&key).cloned() else {
+                    return status_error(404, "NotFound", "no such object");
+                };
+                // Optimistic concurrency: a stale resourceVersion is a conflict.
+                let given = body["metadata"]["resourceVersion"].as_str();
+                if given.is_some() && given != existing["metadata"]["resourceVersion"].as_str() {
+                    return status_error(409, "Conflict", "the object has been modified");
+                }
+                let mut obj = body;
+                self.admit(&t, name, &mut obj, Some(&existing));
+                self.objects.insert(key, obj.clone());
+                (200, obj)
+            }
             ("DELETE", Some(name)) => match self.objects.remove(&Self::key(&t, name)) {
                 Some(o) => (200, o),
                 None => status_error(404, "NotFound", "no such object"),
@@ -290,6 +306,19 @@ impl FakeApi {
         tokio::spawn(async move {
             while let Some((request, send)) = handle.next_request().await {
                 let (parts, body) = request.into_parts();
+                if parts.uri.query().is_some_and(|q| q.contains("watch=true")) {
+                    // A watch that sees no events: hold the response open.
+                    store
+                        .lock()
+                        .unwrap()
+                        .log
+                        .push(("WATCH".into(), parts.uri.path().to_string()));
+                    tokio::spawn(async move {
+                        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+                        send.send_response(Response::new(Body::empty()));
+                    });
+                    continue;
+                }
                 let bytes = body.collect_bytes().await.unwrap_or_default();
                 let content_type = parts
                     .headers
