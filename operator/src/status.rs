@@ -95,6 +95,10 @@ fn step_reason(step: &Step) -> (&'static str, String) {
             "CleaningVolumes",
             format!("deleting the volume of removed #{ordinal}"),
         ),
+        Step::RestartPod { ordinal } => (
+            "RollingUpdate",
+            format!("restarting #{ordinal} with the new pod template"),
+        ),
         Step::Wait { reason } => ("Waiting", reason.clone()),
         Step::Refuse { reason } => ("Refused", reason.clone()),
         Step::Converged => ("Converged", "membership matches spec.replicas".into()),

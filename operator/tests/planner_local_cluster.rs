@@ -177,6 +177,9 @@ impl Workloads for LocalWorkloads {
             volumes: (0..MAX_NODES as u32)
                 .filter(|o| self.data_dir(*o).exists())
                 .collect(),
+            // One binary and configuration: never outdated.
+            outdated: BTreeSet::new(),
+            pending: false,
         })
     }
 
@@ -191,6 +194,13 @@ impl Workloads for LocalWorkloads {
             }
         }
         inner.0 = Some(replicas);
+        Ok(())
+    }
+
+    async fn restart_pod(&self, ordinal: u32) -> Result<(), String> {
+        let mut inner = self.inner.lock().unwrap();
+        Self::stop(&mut inner.1, ordinal);
+        self.start(&mut inner.1, ordinal);
         Ok(())
     }
 
@@ -275,6 +285,7 @@ fn kinds(steps: &[Step]) -> BTreeMap<&'static str, usize> {
             Step::RemoveLearner { .. } => "remove-learner",
             Step::ShrinkStatefulSet { .. } => "shrink",
             Step::DeletePvc { .. } => "delete-pvc",
+            Step::RestartPod { .. } => "restart-pod",
             Step::Wait { .. } => "wait",
             Step::Refuse { .. } => "refuse",
             Step::Converged => "converged",

@@ -98,7 +98,19 @@ impl Harness {
             return;
         };
         let replicas = sts["spec"]["replicas"].as_u64().unwrap() as u32;
-        let labels = sts["spec"]["template"]["metadata"]["labels"].clone();
+        // The StatefulSet controller's revision of the current template.
+        let revision = {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            sts["spec"]["template"].to_string().hash(&mut hasher);
+            format!("{}-{:x}", self.name, hasher.finish())
+        };
+        let mut sts = sts;
+        let generation = sts["metadata"]["generation"].clone();
+        sts["status"] = json!({"updateRevision": revision, "observedGeneration": generation});
+        store.put("apps/v1", "statefulsets", &self.ns, &self.name, sts.clone());
+        let mut labels = sts["spec"]["template"]["metadata"]["labels"].clone();
+        labels["controller-revision-hash"] = json!(revision);
         let claim_labels = sts["spec"]["volumeClaimTemplates"][0]["metadata"]["labels"].clone();
         let down = self.raft.raft.lock().unwrap().down.clone();
         for o in 0..8u32 {
@@ -146,6 +158,20 @@ impl Harness {
             self.qc().status,
             self.events()
         );
+    }
+
+    fn revisions(&self) -> BTreeSet<String> {
+        let store = self.api.store.lock().unwrap();
+        store
+            .list("v1", "pods", &self.ns)
+            .into_iter()
+            .map(|(_, p)| {
+                p["metadata"]["labels"]["controller-revision-hash"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
     }
 
     fn voters(&self) -> BTreeSet<u32> {
@@ -562,4 +588,37 @@ async fn controller_runtime_reconciles_watched_clusters() {
             .render()
             .contains("sqsraft_operator_reconciles_total")
     );
+}
+
+#[tokio::test]
+async fn template_change_rolls_followers_first_and_the_leader_last() {
+    let h = Harness::new("minimal");
+    h.converge().await;
+    let before = h.revisions();
+    assert_eq!(before.len(), 1);
+    h.clear_log();
+
+    h.edit_spec(|s| s["image"] = json!("sqsraft/sqsraft-server:next"));
+    h.converge().await;
+    let after = h.revisions();
+    assert_eq!(after.len(), 1, "every pod on one revision");
+    assert_ne!(after, before, "pods run the new template");
+    let deletes: Vec<String> = h
+        .writes()
+        .into_iter()
+        .filter(|(m, p)| m == "DELETE" && p.contains("/pods/"))
+        .map(|(_, p)| p.rsplit('/').next().unwrap().to_string())
+        .collect();
+    assert_eq!(deletes, ["orders-1", "orders-2", "orders-0"]);
+    assert_eq!(h.count_events("TransferLeader"), 1);
+    assert_eq!(h.count_events("RestartPod"), 3);
+    assert_eq!(h.voters(), BTreeSet::from([0, 1, 2]));
+    // Leadership moved off #0 before it restarted; the role labels followed.
+    let leader = h.qc().status.unwrap().leader.unwrap();
+    assert_eq!(leader.pod, "orders-1");
+    let role = |pod: &str| {
+        h.get("v1", "pods", pod).unwrap()["metadata"]["labels"]["sqsraft.io/role"].clone()
+    };
+    assert_eq!(role("orders-1"), "leader");
+    assert_eq!(role("orders-0"), "follower");
 }

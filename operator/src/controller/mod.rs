@@ -219,6 +219,7 @@ fn step_kind(step: &Step) -> &'static str {
         Step::RemoveLearner { .. } => "RemoveLearner",
         Step::ShrinkStatefulSet { .. } => "ShrinkStatefulSet",
         Step::DeletePvc { .. } => "DeletePvc",
+        Step::RestartPod { .. } => "RestartPod",
         Step::Wait { .. } => "Wait",
         Step::Refuse { .. } => "Refuse",
         Step::Converged => "Converged",

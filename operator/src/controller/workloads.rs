@@ -20,6 +20,9 @@ pub struct KubeWorkloads {
     pub template: StatefulSet,
 }
 
+/// Pod label naming the StatefulSet revision the pod was created from.
+pub const REVISION_LABEL: &str = "controller-revision-hash";
+
 /// `app.kubernetes.io/name=sqsraft,app.kubernetes.io/instance=<name>`.
 pub fn selector(name: &str) -> String {
     format!("{LABEL_NAME}=sqsraft,{LABEL_INSTANCE}={name}")
@@ -58,18 +61,34 @@ impl Workloads for KubeWorkloads {
             .get_opt(&self.name)
             .await
             .map_err(|e| e.to_string())?;
+        let pending = sts.as_ref().is_some_and(|s| {
+            let observed = s.status.as_ref().and_then(|st| st.observed_generation);
+            observed < s.metadata.generation
+        });
+        let update_revision = sts
+            .as_ref()
+            .and_then(|s| s.status.as_ref())
+            .and_then(|s| s.update_revision.clone());
         let replicas = sts
             .and_then(|s| s.spec)
             .map(|s| u32::try_from(s.replicas.unwrap_or(1)).unwrap_or(0));
         let lp = ListParams::default().labels(&selector(&self.name));
-        let pods: BTreeSet<u32> = self
-            .pods
-            .list(&lp)
-            .await
-            .map_err(|e| e.to_string())?
-            .iter()
-            .filter_map(|p| ordinal_of(&self.name, &p.name_any()))
-            .collect();
+        let pod_list = self.pods.list(&lp).await.map_err(|e| e.to_string())?;
+        let mut pods = BTreeSet::new();
+        let mut outdated = BTreeSet::new();
+        for p in pod_list.iter() {
+            let Some(o) = ordinal_of(&self.name, &p.name_any()) else {
+                continue;
+            };
+            pods.insert(o);
+            let revision = p.labels().get(REVISION_LABEL);
+            if let (Some(want), Some(have)) = (update_revision.as_ref(), revision)
+                && want != have
+                && p.metadata.deletion_timestamp.is_none()
+            {
+                outdated.insert(o);
+            }
+        }
         let claim_prefix = format!("{}-{}", crate::build::DATA_VOLUME, self.name);
         let volumes = self
             .pvcs
@@ -83,6 +102,8 @@ impl Workloads for KubeWorkloads {
             statefulset_replicas: replicas,
             pods,
             volumes,
+            outdated,
+            pending,
         })
     }
 
@@ -91,6 +112,15 @@ impl Workloads for KubeWorkloads {
             .await
             .map(|_| ())
             .map_err(|e| e.to_string())
+    }
+
+    async fn restart_pod(&self, ordinal: u32) -> Result<(), String> {
+        let name = format!("{}-{ordinal}", self.name);
+        match self.pods.delete(&name, &DeleteParams::default()).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+            Err(e) => Err(e.to_string()),
+        }
     }
 
     async fn delete_volume(&self, ordinal: u32) -> Result<(), String> {

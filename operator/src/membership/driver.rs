@@ -25,6 +25,10 @@ pub struct WorkloadState {
     pub pods: BTreeSet<u32>,
     /// Ordinals that have a data volume.
     pub volumes: BTreeSet<u32>,
+    /// Ordinals whose pod runs an outdated template.
+    pub outdated: BTreeSet<u32>,
+    /// The StatefulSet's status lags behind its spec (`outdated` may be incomplete).
+    pub pending: bool,
 }
 
 /// The StatefulSet and its volumes.
@@ -34,6 +38,8 @@ pub trait Workloads: Send + Sync {
     fn scale(&self, replicas: u32) -> impl Future<Output = Result<(), String>> + Send;
     /// Deletes the data volume of `ordinal`, whose pod is gone or going.
     fn delete_volume(&self, ordinal: u32) -> impl Future<Output = Result<(), String>> + Send;
+    /// Deletes pod `ordinal` so it is recreated from the current template.
+    fn restart_pod(&self, ordinal: u32) -> impl Future<Output = Result<(), String>> + Send;
 }
 
 /// Why a turn failed (the step is retried on the next turn).
@@ -64,6 +70,8 @@ pub async fn observe<A: AdminApi, W: Workloads>(
         statefulset_replicas: state.statefulset_replicas,
         pods,
         pvcs: state.volumes,
+        outdated: state.outdated,
+        statefulset_pending: state.pending,
         ever_bootstrapped,
     })
 }
@@ -89,6 +97,10 @@ pub async fn execute<A: AdminApi, R: PodResolver, W: Workloads>(
             .map_err(DriverError::Workloads)?,
         Step::DeletePvc { ordinal } => workloads
             .delete_volume(*ordinal)
+            .await
+            .map_err(DriverError::Workloads)?,
+        Step::RestartPod { ordinal } => workloads
+            .restart_pod(*ordinal)
             .await
             .map_err(DriverError::Workloads)?,
         Step::Bootstrap { via, voters } => {

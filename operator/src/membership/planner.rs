@@ -30,6 +30,12 @@ pub struct Observed {
     pub pods: BTreeMap<u32, Observation>,
     /// Ordinals that have a data PVC.
     pub pvcs: BTreeSet<u32>,
+    /// Pods running an outdated pod template (the StatefulSet uses `OnDelete`, so the
+    /// operator restarts them itself).
+    pub outdated: BTreeSet<u32>,
+    /// The StatefulSet controller has not yet processed the latest StatefulSet change,
+    /// so `outdated` may be incomplete.
+    pub statefulset_pending: bool,
     /// Whether this cluster was bootstrapped before (recorded in the QueueCluster's
     /// status). Guards against bootstrapping a second, empty cluster over lost volumes.
     pub ever_bootstrapped: bool,
@@ -74,6 +80,9 @@ pub enum Step {
     ShrinkStatefulSet { replicas: u32 },
     /// Delete the data PVC of a pod that is not (and must not become) a member.
     DeletePvc { ordinal: u32 },
+    /// Delete an outdated pod so the StatefulSet recreates it from the new template
+    /// (rolling update: followers first, the leader last, one at a time).
+    RestartPod { ordinal: u32 },
     /// Nothing to do until something changes (a pod starting, an election, catch-up).
     Wait { reason: String },
     /// The next step would endanger quorum or data; it is refused until the cluster is
@@ -387,7 +396,76 @@ pub fn plan(desired: u32, observed: &Observed, config: &PlannerConfig) -> Step {
     {
         return Step::DeletePvc { ordinal: stale };
     }
-    Step::Converged
+
+    // 6. Rolling update: unhealthy outdated pods first (they serve nothing anyway), then
+    //    followers, the leader last after handing leadership to an updated voter.
+    if observed.statefulset_pending {
+        return Step::Wait {
+            reason: "waiting for the StatefulSet controller to observe the latest change".into(),
+        };
+    }
+    plan_rollout(&view, observed, config)
+}
+
+fn plan_rollout(view: &LeaderView<'_>, observed: &Observed, config: &PlannerConfig) -> Step {
+    let is_healthy = |o: u32| healthy(view, observed, config, o);
+    let Some(&next) = observed
+        .outdated
+        .iter()
+        .min_by_key(|o| (is_healthy(**o), **o == view.ordinal, **o))
+    else {
+        return Step::Converged;
+    };
+    let others: BTreeSet<u32> = view.members().into_iter().filter(|o| *o != next).collect();
+    let unhealthy = unhealthy_of(view, observed, config, &others);
+    if !is_healthy(next) {
+        // Restarting a pod that is down costs nothing, as long as the rest keep quorum.
+        let healthy_voters = view
+            .voters
+            .iter()
+            .filter(|o| **o != next && is_healthy(**o))
+            .count();
+        if healthy_voters >= majority(view.voters.len()) {
+            return Step::RestartPod { ordinal: next };
+        }
+        return Step::Refuse {
+            reason: format!(
+                "rolling update paused: restarting #{next} needs a healthy majority of the others"
+            ),
+        };
+    }
+    if !unhealthy.is_empty() {
+        return Step::Wait {
+            reason: format!(
+                "rolling update: waiting for {} to be healthy before restarting #{next}",
+                list(&unhealthy)
+            ),
+        };
+    }
+    if next == view.ordinal {
+        // Hand leadership to the most caught-up updated voter first.
+        let to = view
+            .voters
+            .iter()
+            .copied()
+            .filter(|o| *o != next)
+            .min_by_key(|o| {
+                (
+                    observed.outdated.contains(o),
+                    view.lag(*o).unwrap_or(u64::MAX),
+                    *o,
+                )
+            });
+        return match to {
+            Some(to) => Step::TransferLeader {
+                leader: view.ordinal,
+                to,
+            },
+            // A single-node cluster cannot hand over: restart it in place.
+            None => Step::RestartPod { ordinal: next },
+        };
+    }
+    Step::RestartPod { ordinal: next }
 }
 
 /// No pod knows a cluster: bootstrap once every desired pod answers uninitialized.

@@ -21,6 +21,8 @@ struct Sim {
     voters: BTreeSet<u32>,
     learners: BTreeSet<u32>,
     ever_bootstrapped: bool,
+    /// Pods on an old template.
+    outdated: BTreeSet<u32>,
     steps: Vec<Step>,
 }
 
@@ -43,6 +45,7 @@ impl Sim {
             voters: BTreeSet::new(),
             learners: BTreeSet::new(),
             ever_bootstrapped: false,
+            outdated: BTreeSet::new(),
             steps: Vec::new(),
         }
     }
@@ -126,6 +129,8 @@ impl Sim {
                 })
                 .collect(),
             pvcs: self.pvcs.keys().copied().collect(),
+            outdated: self.outdated.clone(),
+            statefulset_pending: false,
             ever_bootstrapped: self.ever_bootstrapped,
         }
     }
@@ -225,6 +230,26 @@ impl Sim {
             Step::RemoveLearner { leader, ordinal } => {
                 assert_eq!(Some(*leader), self.leader);
                 assert!(self.learners.remove(ordinal));
+            }
+            Step::RestartPod { ordinal } => {
+                assert!(self.pods().any(|p| p == *ordinal));
+                // While the pod restarts, the others must keep a majority.
+                let others = self
+                    .voters
+                    .iter()
+                    .filter(|v| **v != *ordinal && self.alive(**v))
+                    .count();
+                assert!(
+                    others >= majority(self.voters.len()) || self.voters.len() == 1,
+                    "restarting #{ordinal} loses quorum: {:?}",
+                    self.steps
+                );
+                assert!(
+                    self.leader != Some(*ordinal) || self.voters.len() == 1,
+                    "restarted the leader without handing over"
+                );
+                self.outdated.remove(ordinal);
+                self.dead.remove(ordinal);
             }
             Step::Wait { .. } | Step::Refuse { .. } | Step::Converged => {}
         }
@@ -651,4 +676,107 @@ fn membership_steps_are_classified() {
     );
     assert!(!Step::DeletePvc { ordinal: 1 }.is_membership_change());
     assert!(!Step::GrowStatefulSet { replicas: 1 }.is_membership_change());
+}
+
+#[test]
+fn rolling_update_restarts_followers_first_and_the_leader_last() {
+    let mut sim = Sim::created(3);
+    sim.outdated = BTreeSet::from([0, 1, 2]);
+    assert_eq!(sim.run(3), Step::Converged);
+    assert_eq!(
+        sim.steps,
+        vec![
+            Step::RestartPod { ordinal: 1 },
+            Step::RestartPod { ordinal: 2 },
+            Step::TransferLeader { leader: 0, to: 1 },
+            Step::RestartPod { ordinal: 0 },
+        ]
+    );
+    assert!(sim.outdated.is_empty());
+}
+
+#[test]
+fn leadership_goes_to_an_updated_voter() {
+    let mut sim = Sim::created(5);
+    // Only the leader and #1 are outdated: hand over to an updated voter, not to #1.
+    sim.outdated = BTreeSet::from([0, 1]);
+    assert_eq!(sim.run(5), Step::Converged);
+    assert_eq!(sim.steps[0], Step::RestartPod { ordinal: 1 });
+    assert_eq!(sim.steps[1], Step::TransferLeader { leader: 0, to: 1 });
+    let mut sim = Sim::created(5);
+    sim.outdated = BTreeSet::from([0]);
+    sim.lagging.clear();
+    assert_eq!(
+        plan(5, &sim.observe(), &PlannerConfig::default()),
+        Step::TransferLeader { leader: 0, to: 1 }
+    );
+    sim.outdated = BTreeSet::from([0, 1, 2]);
+    // #1 and #2 get restarted first anyway; the hand-over then picks an updated one.
+    assert_eq!(sim.run(5), Step::Converged);
+    let transfer = sim
+        .steps
+        .iter()
+        .find(|s| matches!(s, Step::TransferLeader { .. }))
+        .unwrap();
+    assert_eq!(*transfer, Step::TransferLeader { leader: 0, to: 1 });
+}
+
+#[test]
+fn rolling_update_waits_for_health_but_restarts_a_down_pod_first() {
+    let mut sim = Sim::created(3);
+    sim.outdated = BTreeSet::from([1, 2]);
+    sim.dead.insert(2);
+    // #2 is down: restarting it first costs nothing and may fix it.
+    assert_eq!(
+        plan(3, &sim.observe(), &PlannerConfig::default()),
+        Step::RestartPod { ordinal: 2 }
+    );
+    // #1 is outdated and healthy, but #2 is down (and current): wait.
+    sim.outdated = BTreeSet::from([1]);
+    let step = plan(3, &sim.observe(), &PlannerConfig::default());
+    assert!(
+        matches!(&step, Step::Wait { reason } if reason.contains("#2") && reason.contains("#1")),
+        "{step:?}"
+    );
+    sim.dead.clear();
+    assert_eq!(sim.run(3), Step::Converged);
+    assert!(sim.outdated.is_empty());
+}
+
+#[test]
+fn rolling_update_refused_without_a_majority() {
+    let mut sim = Sim::created(3);
+    sim.outdated = BTreeSet::from([2]);
+    sim.dead.extend([1, 2]);
+    // Quorum is already lost (no healthy majority); the planner sees no healthy
+    // majority of the others for the down #2 either.
+    let step = plan(3, &sim.observe(), &PlannerConfig::default());
+    assert!(matches!(step, Step::Refuse { .. }), "{step:?}");
+}
+
+#[test]
+fn single_node_restarts_in_place() {
+    let mut sim = Sim::created(1);
+    sim.outdated = BTreeSet::from([0]);
+    assert_eq!(
+        plan(1, &sim.observe(), &PlannerConfig::default()),
+        Step::RestartPod { ordinal: 0 }
+    );
+}
+
+#[test]
+fn a_statefulset_change_not_yet_observed_is_waited_for() {
+    let sim = Sim::created(3);
+    let mut obs = sim.observe();
+    obs.statefulset_pending = true;
+    let step = plan(3, &obs, &PlannerConfig::default());
+    assert!(
+        matches!(&step, Step::Wait { reason } if reason.contains("StatefulSet controller")),
+        "{step:?}"
+    );
+    // Membership work is not held up by it.
+    assert!(matches!(
+        plan(4, &obs, &PlannerConfig::default()),
+        Step::GrowStatefulSet { replicas: 4 }
+    ));
 }

@@ -148,6 +148,15 @@ impl Store {
             .and_then(|e| e["metadata"]["uid"].as_str().map(String::from))
             .unwrap_or_else(|| format!("uid-{}-{name}", t.plural));
         meta["uid"] = json!(uid);
+        // metadata.generation counts spec changes, as the API server does.
+        let generation = match existing {
+            None => 1,
+            Some(e) => {
+                let g = e["metadata"]["generation"].as_i64().unwrap_or(1);
+                if e["spec"] != obj["spec"] { g + 1 } else { g }
+            }
+        };
+        obj["metadata"]["generation"] = json!(generation);
         obj["apiVersion"] = json!(t.gv);
         obj["kind"] = json!(kind_of(&t.plural));
         if t.plural == "secrets"
