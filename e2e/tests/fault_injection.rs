@@ -119,13 +119,17 @@ async fn two_minutes_of_faults_lose_duplicate_and_reorder_nothing() {
             op_interval: Duration::from_millis(50),
         },
         data_dir: dir.path().to_path_buf(),
-        drain_timeout: Duration::from_secs(60),
+        drain_timeout: Duration::from_secs(120),
         server_args: fast_failover_args(),
     };
     let report = run(&config).await.expect("fault run");
     println!("{report}");
     let v = &report.verdict;
     assert!(!report.faults.is_empty(), "no fault was injected");
+    assert!(
+        report.drained,
+        "seed {seed}: the queues were not drained: {report}"
+    );
     assert!(v.acknowledged > 0, "nothing was acknowledged: {v}");
     assert_eq!(v.lost, 0, "seed {seed}: {v}\n{:#?}", v.details);
     assert_eq!(v.duplicated, 0, "seed {seed}: {v}\n{:#?}", v.details);

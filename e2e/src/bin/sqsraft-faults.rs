@@ -42,13 +42,13 @@ struct Args {
     #[arg(long, default_value_t = 6)]
     fifo_groups: u32,
     /// Consumers per queue.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 3)]
     consumers: usize,
     /// Pause of every worker between operations, in ms.
     #[arg(long, default_value_t = 50)]
     op_interval_ms: u64,
     /// Upper bound of the drain after the faults, in seconds.
-    #[arg(long, default_value_t = 180)]
+    #[arg(long, default_value_t = 600)]
     drain_timeout: u64,
     /// Where the nodes keep their data (default: a fresh directory under the system
     /// temp dir, removed after a clean run).
@@ -93,9 +93,9 @@ async fn main() -> Result<()> {
     );
     let report = run(&config).await?;
     println!("{report}");
-    if !report.verdict.ok() {
+    if !report.ok() {
         bail!(
-            "violations found (seed {seed}); node logs kept in {}",
+            "run failed (seed {seed}); node logs kept in {}",
             data_dir.display()
         );
     }

@@ -16,6 +16,8 @@ use std::time::Duration;
 /// The outcome of a crash-and-recover run.
 #[derive(Debug, Clone)]
 pub struct DurabilityReport {
+    /// Whether both queues were drained empty before the drain timeout.
+    pub drained: bool,
     /// The checked history of the sends before the crash and the drain after it.
     pub verdict: Verdict,
     /// The highest FIFO SequenceNumber acknowledged before the crash.
@@ -27,7 +29,8 @@ pub struct DurabilityReport {
 impl DurabilityReport {
     /// True when nothing acknowledged was lost or doubled and sequence numbers went on.
     pub fn ok(&self) -> bool {
-        self.verdict.ok()
+        self.drained
+            && self.verdict.ok()
             && self.verdict.acknowledged > 0
             && self.sequence_after > self.last_sequence_before
     }
@@ -120,10 +123,11 @@ pub async fn crash_and_recover(
         sequence: Some(sequence_after),
     }]);
 
-    drain_both(&target, seed, &history, Duration::from_secs(60)).await;
+    let drained = drain_both(&target, seed, &history, Duration::from_secs(120)).await;
     tokio::task::spawn_blocking(move || drop(cluster)).await?;
     let history = Arc::into_inner(history).ok_or_else(|| anyhow!("history still shared"))?;
     Ok(DurabilityReport {
+        drained,
         verdict: checker::check(&history.into_records()),
         last_sequence_before,
         sequence_after,

@@ -57,7 +57,17 @@ pub struct RunReport {
     /// Start of the cluster to the end of the check.
     pub elapsed: Duration,
     pub faults: Vec<Injected>,
+    /// Whether both queues were drained empty before the drain timeout; if not, messages
+    /// still queued count as lost.
+    pub drained: bool,
     pub verdict: Verdict,
+}
+
+impl RunReport {
+    /// True when the queues were drained and no invariant was violated.
+    pub fn ok(&self) -> bool {
+        self.drained && self.verdict.ok()
+    }
 }
 
 impl fmt::Display for RunReport {
@@ -85,15 +95,10 @@ impl fmt::Display for RunReport {
         for d in &self.verdict.details {
             writeln!(f, "  {d}")?;
         }
-        write!(
-            f,
-            "{}",
-            if self.verdict.ok() {
-                "OK"
-            } else {
-                "VIOLATIONS"
-            }
-        )
+        if !self.drained {
+            writeln!(f, "DRAIN INCOMPLETE: queues not empty at the drain timeout")?;
+        }
+        write!(f, "{}", if self.ok() { "OK" } else { "FAILED" })
     }
 }
 
@@ -131,12 +136,18 @@ pub async fn stop_workers(stop: &AtomicBool, tasks: Vec<tokio::task::JoinHandle<
     }
 }
 
-/// Drains both queues at once (see [`workload::drain`]).
-pub async fn drain_both(target: &Target, seed: u64, history: &Arc<History>, timeout: Duration) {
-    tokio::join!(
+/// Drains both queues at once (see [`workload::drain`]); false if either timed out.
+pub async fn drain_both(
+    target: &Target,
+    seed: u64,
+    history: &Arc<History>,
+    timeout: Duration,
+) -> bool {
+    let (standard, fifo) = tokio::join!(
         workload::drain(target, QueueKind::Standard, seed, history, timeout),
-        workload::drain(target, QueueKind::Fifo, seed + 1, history, timeout),
+        workload::drain(target, QueueKind::Fifo, seed + 100, history, timeout),
     );
+    standard && fifo
 }
 
 /// Runs one fault-injection run; needs a multi-threaded Tokio runtime. Every process it
@@ -175,7 +186,7 @@ pub async fn run(config: &RunConfig) -> Result<RunReport> {
     let injected = injected?;
     settled.context("cluster did not settle after the faults")?;
 
-    drain_both(&target, config.seed, &history, config.drain_timeout).await;
+    let drained = drain_both(&target, config.seed, &history, config.drain_timeout).await;
     tokio::task::spawn_blocking(move || drop(cluster)).await?;
     let history = Arc::into_inner(history).ok_or_else(|| anyhow!("history still shared"))?;
     let verdict = checker::check(&history.into_records());
@@ -185,6 +196,7 @@ pub async fn run(config: &RunConfig) -> Result<RunReport> {
         fault_phase: config.fault_phase,
         elapsed: started.elapsed(),
         faults: injected,
+        drained,
         verdict,
     })
 }

@@ -367,7 +367,6 @@ async fn consume(mut w: Worker, queue: QueueKind, interval: Duration, stop: Arc<
         }
         release(&mut w, queue, releases).await;
         delete(&mut w, queue, deletes).await;
-        tokio::time::sleep(interval).await;
     }
 }
 
@@ -573,34 +572,52 @@ async fn delete(w: &mut Worker, queue: QueueKind, held: Vec<Held>) {
     }
 }
 
-/// After the faults: receives and deletes until `queue` stayed empty for longer than a
-/// visibility timeout (so abandoned messages came back), or until `timeout`.
+/// Drainers per queue after the faults.
+const DRAINERS: usize = 4;
+
+/// After the faults: receives and deletes with several workers until `queue` stayed
+/// empty for longer than a visibility timeout (so abandoned messages came back).
+/// Returns false if `timeout` ran out first.
 pub async fn drain(
     target: &Target,
     queue: QueueKind,
     seed: u64,
     history: &Arc<History>,
     timeout: Duration,
-) {
-    let mut w = Worker::new(target, 0, seed, history);
+) -> bool {
     let deadline = Instant::now() + timeout;
+    let last_seen = Arc::new(std::sync::Mutex::new(Instant::now()));
     let quiet = Duration::from_secs(VISIBILITY_SECS + 3);
-    let mut last_seen = Instant::now();
-    while Instant::now() < deadline && last_seen.elapsed() < quiet {
-        match receive(&mut w, queue, 2).await {
-            Some(held) => {
-                last_seen = Instant::now();
-                // Stale-handle probes still get their redelivery.
-                let mut deletes = Vec::new();
-                for m in held {
-                    match w.history.take_stale_handle(queue, &m.body.uid, &m.handle) {
-                        Some(stale) => probe_stale_handle(&mut w, queue, &m, &stale).await,
-                        None => deletes.push(m),
+    let drainers: Vec<_> = (0..DRAINERS)
+        .map(|i| {
+            let mut w = Worker::new(target, i, seed.wrapping_add(i as u64), history);
+            let last_seen = last_seen.clone();
+            tokio::spawn(async move {
+                let quiet_now = || last_seen.lock().expect("last seen").elapsed() >= quiet;
+                while Instant::now() < deadline && !quiet_now() {
+                    match receive(&mut w, queue, 2).await {
+                        Some(held) => {
+                            *last_seen.lock().expect("last seen") = Instant::now();
+                            // Stale-handle probes still get their redelivery.
+                            let mut deletes = Vec::new();
+                            for m in held {
+                                match w.history.take_stale_handle(queue, &m.body.uid, &m.handle) {
+                                    Some(stale) => {
+                                        probe_stale_handle(&mut w, queue, &m, &stale).await
+                                    }
+                                    None => deletes.push(m),
+                                }
+                            }
+                            delete(&mut w, queue, deletes).await;
+                        }
+                        None => tokio::time::sleep(Duration::from_millis(100)).await,
                     }
                 }
-                delete(&mut w, queue, deletes).await;
-            }
-            None => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
+            })
+        })
+        .collect();
+    for drainer in drainers {
+        let _ = drainer.await;
     }
+    last_seen.lock().expect("last seen").elapsed() >= quiet
 }
