@@ -120,8 +120,8 @@ pub fn compute(
         now: &inputs.now,
     };
 
-    // Keep the last known Raft facts when this reconcile could not look (paused or
-    // blocked before polling) rather than reporting them as gone.
+    // Keep the last known Raft facts when this reconcile could not look (paused without
+    // a token, or blocked before polling) rather than reporting them as gone.
     let (leader, term, members, lease_healthy) = match inputs.health {
         Some(h) => (
             Some(LeaderStatus {
@@ -145,7 +145,24 @@ pub fn compute(
                 .collect(),
             Some(h.lease_valid),
         ),
-        None if matches!(inputs.outcome, Outcome::Step(_)) => (None, None, vec![], None),
+        // Polled, but no leader answered: the last known members, none known healthy.
+        // (Keeping them also keeps the record that the cluster was bootstrapped.)
+        None if matches!(inputs.outcome, Outcome::Step(_)) => (
+            None,
+            prev.and_then(|p| p.term),
+            prev.map(|p| {
+                p.members
+                    .iter()
+                    .map(|m| MemberStatus {
+                        healthy: false,
+                        lag: None,
+                        ..m.clone()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+            Some(false),
+        ),
         None => (
             prev.and_then(|p| p.leader.clone()),
             prev.and_then(|p| p.term),
@@ -233,6 +250,11 @@ pub fn compute(
             true,
             "MemberUnhealthy",
             format!("unhealthy: {}", unhealthy.join(", ")),
+        ),
+        Outcome::Step(_) if inputs.health.is_none() && !members.is_empty() => (
+            true,
+            "NoLeader",
+            "the cluster was bootstrapped but no leader answers".into(),
         ),
         _ => (false, "Healthy", "no member is unhealthy".into()),
     };

@@ -622,3 +622,58 @@ async fn template_change_rolls_followers_first_and_the_leader_last() {
     assert_eq!(role("orders-1"), "leader");
     assert_eq!(role("orders-0"), "follower");
 }
+
+#[tokio::test]
+async fn leaderless_cluster_keeps_its_members_as_unhealthy_and_is_never_rebootstrapped() {
+    let h = Harness::new("minimal");
+    h.converge().await;
+    // Every pod is down: no leader answers.
+    h.raft.raft.lock().unwrap().down.extend([0, 1, 2]);
+    h.kubelet();
+    h.reconcile().await.unwrap();
+    let qc = h.qc();
+    let status = qc.status.clone().unwrap();
+    assert!(status.leader.is_none());
+    assert_eq!(status.members.len(), 3);
+    assert!(status.members.iter().all(|m| !m.healthy));
+    assert_eq!(status.lease_healthy, Some(false));
+    assert_eq!(
+        condition(&qc, "Available"),
+        (
+            "False".into(),
+            "NoLeader".into(),
+            "no pod reports itself as Raft leader".into()
+        )
+    );
+    assert_eq!(condition(&qc, "Degraded").1, "NoLeader");
+    assert_eq!(condition(&qc, "Progressing").1, "Waiting");
+
+    // The pods come back with empty volumes (data lost): the operator refuses to
+    // bootstrap a new, empty cluster over it.
+    {
+        let mut r = h.raft.raft.lock().unwrap();
+        r.down.clear();
+        r.state.clear();
+        r.leader = None;
+        r.voters.clear();
+    }
+    h.kubelet();
+    h.reconcile().await.unwrap();
+    let qc = h.qc();
+    let (degraded, reason, message) = condition(&qc, "Degraded");
+    assert_eq!(
+        (degraded.as_str(), reason.as_str()),
+        ("True", "ScaleRefused")
+    );
+    assert!(message.contains("bootstrapped before"), "{message}");
+    let inits = h
+        .raft
+        .raft
+        .lock()
+        .unwrap()
+        .calls
+        .iter()
+        .filter(|(_, c, _)| matches!(c, AdminCall::Init(_)))
+        .count();
+    assert_eq!(inits, 1, "only the original bootstrap");
+}

@@ -338,7 +338,7 @@ async fn reconcile_inner<C: AdminConnector>(
             publish(ctx, qc, EventType::Warning, "InvalidSpec", e.to_string()).await;
             if qc.namespace().is_some() {
                 let outcome = Outcome::Invalid(e.to_string());
-                let status = invalid_status(qc, &ctx.defaults, &outcome);
+                let status = invalid_status(qc, &outcome);
                 if let Some(status) = status {
                     write_status(ctx, qc, &status).await?;
                 }
@@ -529,11 +529,7 @@ fn workloads_for(cluster: &Cluster<'_>, client: &Client) -> KubeWorkloads {
 }
 
 /// Status for a spec that cannot be built: conditions only, other fields kept.
-fn invalid_status(
-    qc: &QueueCluster,
-    _defaults: &OperatorDefaults,
-    outcome: &Outcome,
-) -> Option<crate::crd::QueueClusterStatus> {
+fn invalid_status(qc: &QueueCluster, outcome: &Outcome) -> Option<crate::crd::QueueClusterStatus> {
     let Outcome::Invalid(message) = outcome else {
         return None;
     };

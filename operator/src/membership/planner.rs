@@ -476,6 +476,14 @@ fn plan_bootstrap(
     target: &BTreeSet<u32>,
 ) -> Step {
     if observed.ever_bootstrapped {
+        let all_answer_empty = target
+            .iter()
+            .all(|o| matches!(observed.pods.get(o), Some(Ok(s)) if !s.initialized));
+        if !all_answer_empty {
+            return Step::Wait {
+                reason: "no leader: waiting for the pods to answer".into(),
+            };
+        }
         return Step::Refuse {
             reason: "no pod has Raft state although the cluster was bootstrapped before \
                      (volumes lost?); refusing to bootstrap an empty cluster over it"

@@ -780,3 +780,14 @@ fn a_statefulset_change_not_yet_observed_is_waited_for() {
         Step::GrowStatefulSet { replicas: 4 }
     ));
 }
+
+#[test]
+fn unanswering_pods_of_a_bootstrapped_cluster_are_waited_for() {
+    let mut sim = Sim::created(3);
+    sim.dead.extend([0, 1, 2]);
+    let step = plan(3, &sim.observe(), &PlannerConfig::default());
+    assert!(
+        matches!(&step, Step::Wait { reason } if reason.contains("answer")),
+        "{step:?}"
+    );
+}
