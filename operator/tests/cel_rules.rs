@@ -152,3 +152,13 @@ fn storage_is_immutable_but_scaling_is_not() {
     );
     assert!(ok.is_empty(), "{ok:?}");
 }
+
+#[test]
+fn fixtures_satisfy_every_rule() {
+    for name in ["minimal", "full"] {
+        let path = format!("{}/tests/fixtures/{name}.yaml", env!("CARGO_MANIFEST_DIR"));
+        let object: Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let result = Validator::new().validate(&schema(), &object, None);
+        assert!(result.is_ok(), "{name}: {result:?}");
+    }
+}

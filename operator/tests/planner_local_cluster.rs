@@ -59,6 +59,8 @@ struct LocalWorkloads {
     bin: PathBuf,
     dir: PathBuf,
     inner: Mutex<(Option<u32>, Vec<Node>)>,
+    /// Ordinals standing for pods on an old template (a rolling update in progress).
+    outdated: Mutex<BTreeSet<u32>>,
 }
 
 impl LocalWorkloads {
@@ -80,6 +82,7 @@ impl LocalWorkloads {
             bin,
             dir: dir.to_path_buf(),
             inner: Mutex::new((None, nodes)),
+            outdated: Mutex::new(BTreeSet::new()),
         }
     }
 
@@ -177,8 +180,7 @@ impl Workloads for LocalWorkloads {
             volumes: (0..MAX_NODES as u32)
                 .filter(|o| self.data_dir(*o).exists())
                 .collect(),
-            // One binary and configuration: never outdated.
-            outdated: BTreeSet::new(),
+            outdated: self.outdated.lock().unwrap().clone(),
             pending: false,
         })
     }
@@ -201,6 +203,7 @@ impl Workloads for LocalWorkloads {
         let mut inner = self.inner.lock().unwrap();
         Self::stop(&mut inner.1, ordinal);
         self.start(&mut inner.1, ordinal);
+        self.outdated.lock().unwrap().remove(&ordinal);
         Ok(())
     }
 
@@ -407,6 +410,28 @@ async fn planner_drives_a_real_cluster_through_create_scale_up_refusal_and_scale
     assert_eq!(k.get("remove-voter"), Some(&2), "{steps:#?}");
     let (leader, voters, _) = membership(&api, &w).await;
     assert!(leader < 3);
+    assert_eq!(voters, BTreeSet::from([0, 1, 2]));
+
+    // Rolling update: every pod restarts (really: process killed and started again on
+    // its data), followers first, the leader last after a hand-over; quorum holds.
+    *w.outdated.lock().unwrap() = BTreeSet::from([0, 1, 2]);
+    let steps = converge(3, &api, &w, limit).await;
+    eprintln!("rolling update: {steps:?}");
+    let k = kinds(&steps);
+    assert_eq!(k.get("restart-pod"), Some(&3), "{steps:#?}");
+    assert_eq!(k.get("transfer-leader"), Some(&1), "{steps:#?}");
+    let restarts: Vec<&Step> = steps
+        .iter()
+        .filter(|s| matches!(s, Step::RestartPod { .. } | Step::TransferLeader { .. }))
+        .collect();
+    assert_eq!(
+        restarts.last(),
+        Some(&&Step::RestartPod { ordinal: leader }),
+        "the old leader restarts last: {steps:#?}"
+    );
+    assert!(w.outdated.lock().unwrap().is_empty());
+    let (new_leader, voters, _) = membership(&api, &w).await;
+    assert_ne!(new_leader, leader);
     assert_eq!(voters, BTreeSet::from([0, 1, 2]));
 }
 

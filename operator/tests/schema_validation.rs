@@ -51,9 +51,11 @@ fn kubernetes_validate(python: &Path, files: &[PathBuf]) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// Writes `value` as JSON (which YAML readers accept): unlike plain YAML it keeps
+/// timestamps strings, as they are on the wire.
 fn write_yaml(dir: &Path, name: &str, value: &serde_json::Value) -> PathBuf {
-    let path = dir.join(format!("{name}.yaml"));
-    std::fs::write(&path, serde_yaml::to_string(value).unwrap()).unwrap();
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, serde_json::to_string_pretty(value).unwrap()).unwrap();
     path
 }
 
@@ -76,7 +78,27 @@ fn emitted_objects_match_kubernetes_schemas() {
             ));
         }
     }
-    assert_eq!(files.len(), 13);
+    // The leader-election Lease the operator writes.
+    let config = sqsraft_operator::lease::LeaseConfig {
+        name: "sqsraft-operator".into(),
+        namespace: "ops".into(),
+        identity: "sqsraft-operator-0".into(),
+        duration: std::time::Duration::from_secs(15),
+        renew_every: std::time::Duration::from_secs(5),
+    };
+    let now = k8s_openapi::jiff::Timestamp::from_second(1_800_000_000).unwrap();
+    let lease = sqsraft_operator::lease::next_lease(
+        None,
+        &sqsraft_operator::lease::Decision::Create,
+        &config,
+        now,
+    )
+    .unwrap();
+    let mut lease = serde_json::to_value(lease).unwrap();
+    lease["apiVersion"] = "coordination.k8s.io/v1".into();
+    lease["kind"] = "Lease".into();
+    files.push(write_yaml(dir.path(), "lease", &lease));
+    assert_eq!(files.len(), 14);
     let (ok, output) = kubernetes_validate(&python, &files);
     println!("{output}");
     assert!(
