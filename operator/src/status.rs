@@ -63,7 +63,8 @@ impl Conditions<'_> {
     }
 }
 
-fn step_reason(step: &Step) -> (&'static str, String) {
+/// A condition reason and a human-readable message for a planner step.
+pub fn step_reason(step: &Step) -> (&'static str, String) {
     match step {
         Step::GrowStatefulSet { replicas } => (
             "ScalingStatefulSet",

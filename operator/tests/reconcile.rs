@@ -309,6 +309,16 @@ async fn create_builds_everything_bootstraps_and_reports_status() {
     assert_eq!(role(1), "follower");
     assert_eq!(role(2), "follower");
     assert_eq!(h.count_events("Bootstrap"), 1);
+    let note = {
+        let store = h.api.store.lock().unwrap();
+        store
+            .list("events.k8s.io/v1", "events", "shop")
+            .into_iter()
+            .find(|(_, e)| e["reason"] == "Bootstrap")
+            .map(|(_, e)| e["note"].clone())
+            .unwrap()
+    };
+    assert_eq!(note, "initializing the Raft group with 3 voters");
     assert!(
         h.ctx
             .metrics

@@ -477,14 +477,8 @@ async fn reconcile_inner<C: AdminConnector>(
         }
         Step::Wait { .. } | Step::Converged => {}
         other => {
-            publish(
-                ctx,
-                qc,
-                EventType::Normal,
-                step_kind(other),
-                format!("{other:?}"),
-            )
-            .await;
+            let (_, message) = status::step_reason(other);
+            publish(ctx, qc, EventType::Normal, step_kind(other), message).await;
         }
     }
 
