@@ -521,3 +521,40 @@ async fn catalog_errors_and_signatures_match_aws() {
         .into_service_error();
     assert_eq!(err.meta().code(), Some("InvalidClientTokenId"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn transfer_leader_subcommand_hands_off_and_is_a_no_op_on_followers() {
+    let (_dir, cluster) = start(3, &[]);
+    let leader = blocking(|| cluster.wait_for_leader(Duration::from_secs(20))).expect("leader");
+    let bin = sqsraft_e2e::cluster::server_binary().expect("server binary");
+    let hand_off = |id: u64| {
+        let node = cluster.nodes.iter().find(|n| n.id == id).expect("node");
+        std::process::Command::new(&bin)
+            .arg("transfer-leader")
+            .env(
+                "SQSRAFT_INTERNAL_LISTEN",
+                format!("0.0.0.0:{}", node.internal_port),
+            )
+            .env("SQSRAFT_CLUSTER_TOKEN_FILE", &cluster.token_file)
+            .status()
+            .expect("run transfer-leader")
+    };
+    assert!(hand_off(leader).success());
+    let new_leader = blocking(|| cluster.wait_for_leader(Duration::from_secs(20))).expect("leader");
+    assert_ne!(new_leader, leader, "leadership moved off the stopping node");
+    assert!(
+        hand_off(leader).success(),
+        "a follower has nothing to hand off"
+    );
+    let wrong_token = std::process::Command::new(&bin)
+        .arg("transfer-leader")
+        .arg("--cluster-token-file")
+        .arg(cluster.credentials_file.clone())
+        .env(
+            "SQSRAFT_INTERNAL_LISTEN",
+            format!("0.0.0.0:{}", cluster.nodes[0].internal_port),
+        )
+        .status()
+        .expect("run");
+    assert!(!wrong_token.success(), "a wrong token is refused");
+}

@@ -4,7 +4,12 @@ use clap::Parser;
 use sqsraft_server::config::Config;
 use sqsraft_server::server;
 
+mod hand_off;
+
 fn main() {
+    if std::env::args().nth(1).as_deref() == Some("transfer-leader") {
+        std::process::exit(hand_off::run(std::env::args().skip(1)));
+    }
     let config = match Config::parse().validate() {
         Ok(c) => c,
         Err(reason) => {
