@@ -5,13 +5,13 @@
 use rocksdb::{BlockBasedOptions, Cache, Options};
 
 /// Memtable size of each database.
-const WRITE_BUFFER: usize = 16 << 20;
+const WRITE_BUFFER: usize = 8 << 20;
 /// Memtables kept per column family before writes stall.
 const WRITE_BUFFERS: i32 = 3;
 /// Block cache of the state database (messages live on disk; this caches hot blocks).
-const STATE_CACHE: usize = 64 << 20;
+const STATE_CACHE: usize = 32 << 20;
 /// Block cache of the log database (recent entries are read while replicating).
-const LOG_CACHE: usize = 16 << 20;
+const LOG_CACHE: usize = 8 << 20;
 
 fn base(cache_bytes: usize) -> Options {
     let mut opts = Options::default();
