@@ -1,5 +1,6 @@
 //! Test and tooling support for running real sqsraft clusters on loopback.
 
+pub mod bench;
 pub mod cluster;
 pub mod faults;
 pub mod sdk;

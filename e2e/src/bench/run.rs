@@ -1,0 +1,129 @@
+//! One benchmark run: create queues, prefill, start the client loops for the scenario,
+//! sample CPU over the measured window, collect, clean up.
+
+use super::config::{BenchConfig, Scenario};
+use super::cpu::CpuTime;
+use super::queues;
+use super::report::Report;
+use super::requests;
+use super::stats::{Recorder, Window};
+use super::workload::{Consumer, LongPollPair, Producer, Target};
+use anyhow::Result;
+use aws_sdk_sqs::Client;
+use std::sync::Arc;
+use tokio::task::JoinSet;
+use tokio::time::{Duration, Instant, sleep_until};
+
+/// Longest time a prefill may take before the run starts with what was stored.
+const PREFILL_LIMIT: Duration = Duration::from_secs(120);
+
+/// WaitTimeSeconds of receive-delete, mixed and fifo consumers.
+const CONSUMER_WAIT_SECONDS: i32 = 1;
+
+/// Runs `config` to completion (always bounded in time) and reports what it measured.
+/// The queues it created are deleted even when the run fails.
+pub async fn run(config: &BenchConfig) -> Result<Report> {
+    config.validate()?;
+    let clients: Vec<Client> = config
+        .endpoints
+        .iter()
+        .map(|e| requests::client(e, &config.access_key, &config.secret_key))
+        .collect();
+    let prefix = format!("bench-{:08x}", rand::random::<u32>());
+    let fifo = config.scenario == Scenario::Fifo;
+    let urls = queues::create(&clients[0], &prefix, config.effective_queues(), fifo).await?;
+    let outcome = drive(config, &clients, &urls).await;
+    let cleanup = queues::delete(&clients[0], &urls).await;
+    let mut report = outcome?;
+    if let Err(e) = cleanup {
+        report.notes.push(format!("cleanup failed: {e:#}"));
+    }
+    Ok(report)
+}
+
+async fn drive(config: &BenchConfig, clients: &[Client], urls: &[String]) -> Result<Report> {
+    let body = Arc::new("x".repeat(config.message_size));
+    let mut notes = Vec::new();
+    if config.scenario == Scenario::ReceiveDelete && config.prefill > 0 {
+        let began = Instant::now();
+        let stored = queues::prefill(
+            clients,
+            urls,
+            config.prefill,
+            body.clone(),
+            config.concurrency.min(16),
+            began + PREFILL_LIMIT,
+        )
+        .await?;
+        notes.push(format!(
+            "prefilled {stored} messages in {:.1} s",
+            began.elapsed().as_secs_f64()
+        ));
+    }
+
+    let start = Instant::now();
+    let window = Window {
+        measure_from: start + config.warmup(),
+        end: start + config.warmup() + config.duration(),
+    };
+    let target = |i: usize, endpoint: usize| Target {
+        client: clients[endpoint % clients.len()].clone(),
+        queue_url: urls[i % urls.len()].clone(),
+    };
+    let producer = |i: usize, batch: Option<usize>| Producer {
+        target: target(i, i),
+        batch,
+        fifo_groups: (config.scenario == Scenario::Fifo).then_some(config.groups),
+        id: i,
+        body: body.clone(),
+    };
+    let consumer = |i: usize| Consumer {
+        target: target(i, i),
+        max_messages: config.batch_size,
+        wait_seconds: CONSUMER_WAIT_SECONDS,
+    };
+    let single_or_batch = (config.batch_size > 1).then_some(config.batch_size);
+
+    let mut tasks = JoinSet::new();
+    let rec = || Recorder::new(window);
+    let n = config.concurrency;
+    match config.scenario {
+        Scenario::Send => (0..n).for_each(|i| {
+            tasks.spawn(producer(i, None).run(rec()));
+        }),
+        Scenario::SendBatch => (0..n).for_each(|i| {
+            tasks.spawn(producer(i, Some(config.batch_size)).run(rec()));
+        }),
+        Scenario::ReceiveDelete => (0..n).for_each(|i| {
+            tasks.spawn(consumer(i).run(rec()));
+        }),
+        Scenario::Mixed | Scenario::Fifo => {
+            let producers = n - n / 2;
+            (0..producers).for_each(|i| {
+                tasks.spawn(producer(i, single_or_batch).run(rec()));
+            });
+            (0..n / 2).for_each(|i| {
+                tasks.spawn(consumer(i).run(rec()));
+            });
+        }
+        Scenario::LongPollLatency => (0..n).for_each(|i| {
+            let pair = LongPollPair {
+                producer: target(i, i),
+                consumer: target(i, i + 1),
+                body: body.clone(),
+            };
+            tasks.spawn(pair.run(rec()));
+        }),
+    }
+
+    sleep_until(window.measure_from).await;
+    let cpu_before = CpuTime::now();
+    sleep_until(window.end).await;
+    let cpu = CpuTime::now().usage_since(cpu_before, window.measured());
+
+    let mut total = rec();
+    while let Some(done) = tasks.join_next().await {
+        total.merge(done?);
+    }
+    Ok(Report::new(config, &total, cpu, notes))
+}
