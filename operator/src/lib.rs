@@ -10,6 +10,7 @@ pub mod crd;
 pub mod lease;
 pub mod membership;
 pub mod metrics;
+pub mod queue;
 pub mod status;
 
 pub use sqsraft_server::admin_types;

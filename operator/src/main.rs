@@ -12,6 +12,7 @@ use sqsraft_operator::build::OperatorDefaults;
 use sqsraft_operator::controller::{self, Context, PodHttpConnector};
 use sqsraft_operator::lease::{self, LeaseConfig};
 use sqsraft_operator::metrics::{self, Metrics};
+use sqsraft_operator::queue;
 use tokio::sync::watch;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -147,8 +148,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         _ = shutdown_signal() => return Ok(()),
     }
     metrics.set_leading(true);
-    tracing::info!("leading; starting the QueueCluster controller");
+    tracing::info!("leading; starting the QueueCluster and Queue controllers");
 
+    let queue_ctx = Arc::new(queue::Context::new(client.clone(), queue::StatusEndpoint));
     let ctx = Arc::new(Context::new(
         client,
         defaults,
@@ -166,11 +168,18 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         let _ = stop_tx.send(reason);
     });
     let (reason_tx, reason_rx) = tokio::sync::oneshot::channel();
-    controller::run(ctx, args.watch_namespace.clone(), async move {
+    // Both controllers stop together: the QueueCluster one on the stop reason, the
+    // Queue one when that has been taken.
+    let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
+    let clusters = controller::run(ctx, args.watch_namespace.clone(), async move {
         let reason = stop_rx.await.unwrap_or("shutdown");
         let _ = reason_tx.send(reason);
-    })
-    .await;
+        let _ = stopped_tx.send(());
+    });
+    let queues = queue::run(queue_ctx, args.watch_namespace.clone(), async move {
+        let _ = stopped_rx.await;
+    });
+    tokio::join!(clusters, queues);
     metrics.set_leading(false);
     let reason = reason_rx.await.unwrap_or("controller stopped");
     tracing::info!(reason, "controller stopped");

@@ -3,8 +3,10 @@
 //! `QueueCluster` lives in [`queue_cluster`]; the `Queue` resource gets its own module
 //! beside it. [`all_crds`] lists every CRD `crdgen` writes to `crds/`.
 
+pub mod queue;
 pub mod queue_cluster;
 
+pub use queue::{Queue, QueueSpec, QueueStatus};
 pub use queue_cluster::{QueueCluster, QueueClusterSpec, QueueClusterStatus};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -15,7 +17,10 @@ pub const GROUP: &str = "sqsraft.io";
 
 /// Every CRD of the operator with the file name `crdgen` writes it to.
 pub fn all_crds() -> Vec<(&'static str, CustomResourceDefinition)> {
-    vec![("queueclusters.sqsraft.io.yaml", QueueCluster::crd())]
+    vec![
+        ("queueclusters.sqsraft.io.yaml", QueueCluster::crd()),
+        ("queues.sqsraft.io.yaml", Queue::crd()),
+    ]
 }
 
 /// Renders a CRD as the YAML committed under `crds/`.

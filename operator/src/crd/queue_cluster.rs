@@ -121,6 +121,11 @@ pub struct QueueClusterSpec {
     /// membership) and only reports status. Use it for manual maintenance.
     #[serde(default)]
     pub reconciliation_paused: bool,
+
+    /// Namespaces besides the cluster's own whose Queue objects may use this cluster;
+    /// `*` allows every namespace. Empty: only Queues in the cluster's namespace.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_queue_namespaces: Vec<String>,
 }
 
 fn default_region() -> String {

@@ -1,0 +1,645 @@
+//! The Queue reconciler: resolve the QueueCluster (endpoint and credentials) → create
+//! or adopt the queue → repair attribute and tag drift → status; and the finalizer that
+//! applies `deletionPolicy`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::Deserialize;
+
+use super::attributes::{self, desired, drift, normalise, queue_arn, queue_name, tag_diff};
+use super::backoff;
+use super::sqs::{AccessKey, SqsClient, SqsError};
+use crate::build::{CREDENTIALS_KEY, FIELD_MANAGER};
+use crate::crd::QueueCluster;
+use crate::crd::queue::{DeletionPolicy, Queue, QueueStatus, condition};
+
+/// Finalizer that holds a Queue object until its deletionPolicy has been applied.
+pub const FINALIZER: &str = "sqsraft.io/queue";
+
+/// Default interval of the periodic resync that repairs out-of-band changes.
+pub const DEFAULT_RESYNC: Duration = Duration::from_secs(180);
+
+/// Where the reconciler reaches a QueueCluster's SQS API.
+pub trait EndpointResolver: Send + Sync + 'static {
+    /// The SQS endpoint URL of `qc`, or `None` while it is not known.
+    fn endpoint(&self, qc: &QueueCluster) -> Option<String>;
+}
+
+/// The client Service URL the QueueCluster controller publishes in `status.endpoint`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StatusEndpoint;
+
+impl EndpointResolver for StatusEndpoint {
+    fn endpoint(&self, qc: &QueueCluster) -> Option<String> {
+        qc.status.as_ref()?.endpoint.clone()
+    }
+}
+
+/// Shared state of the Queue controller.
+pub struct Context<R> {
+    pub client: Client,
+    pub resolver: R,
+    pub recorder: Recorder,
+    /// Interval of the periodic resync.
+    pub resync: Duration,
+    /// Consecutive failures per Queue, for backoff.
+    failures: Mutex<HashMap<(String, String), u32>>,
+}
+
+impl<R> Context<R> {
+    pub fn new(client: Client, resolver: R) -> Self {
+        let reporter = Reporter {
+            controller: FIELD_MANAGER.into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            resolver,
+            resync: DEFAULT_RESYNC,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Counts one more failure of `key` and returns the backoff delay.
+    fn fail(&self, key: (String, String)) -> Duration {
+        let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let n = f.entry(key).or_insert(0);
+        *n += 1;
+        backoff::delay(*n, backoff::random_jitter())
+    }
+
+    fn succeed(&self, key: &(String, String)) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
+}
+
+/// A failed reconcile (Kubernetes API errors only; SQS-side problems become
+/// conditions); retried with backoff.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+}
+
+/// Why a Queue is not in sync, and how to retry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Problem {
+    /// The spec cannot work as written (e.g. an invalid queue name); retried on change.
+    Invalid(String),
+    /// The existing queue differs in an immutable property; retried on change.
+    ImmutableMismatch(String),
+    /// The QueueCluster does not exist.
+    ClusterNotFound(String),
+    /// The QueueCluster is being deleted.
+    ClusterDeleting(String),
+    /// The QueueCluster does not accept Queues from this namespace.
+    NamespaceNotAllowed(String),
+    /// The QueueCluster has not published its endpoint or credentials yet.
+    ClusterNotReady(String),
+    /// The referenced dead-letter Queue has no ARN yet.
+    DeadLetterQueuePending(String),
+    /// The cluster did not answer.
+    Unreachable(String),
+    /// The cluster refused a call (an SQS error).
+    Rejected(String),
+}
+
+impl Problem {
+    fn reason(&self) -> &'static str {
+        match self {
+            Problem::Invalid(_) => "InvalidSpec",
+            Problem::ImmutableMismatch(_) => "ImmutableMismatch",
+            Problem::ClusterNotFound(_) => "ClusterNotFound",
+            Problem::ClusterDeleting(_) => "ClusterDeleting",
+            Problem::NamespaceNotAllowed(_) => "NamespaceNotAllowed",
+            Problem::ClusterNotReady(_) => "ClusterNotReady",
+            Problem::DeadLetterQueuePending(_) => "DeadLetterQueuePending",
+            Problem::Unreachable(_) => "ClusterUnreachable",
+            Problem::Rejected(_) => "Rejected",
+        }
+    }
+
+    fn message(&self) -> &str {
+        match self {
+            Problem::Invalid(m)
+            | Problem::ImmutableMismatch(m)
+            | Problem::ClusterNotFound(m)
+            | Problem::ClusterDeleting(m)
+            | Problem::NamespaceNotAllowed(m)
+            | Problem::ClusterNotReady(m)
+            | Problem::DeadLetterQueuePending(m)
+            | Problem::Unreachable(m)
+            | Problem::Rejected(m) => m,
+        }
+    }
+
+    /// Terminal problems wait for the user to change the Queue.
+    fn terminal(&self) -> bool {
+        matches!(self, Problem::Invalid(_) | Problem::ImmutableMismatch(_))
+    }
+}
+
+impl From<SqsError> for Problem {
+    fn from(e: SqsError) -> Self {
+        match e {
+            SqsError::Unreachable(m) => Problem::Unreachable(m),
+            other => Problem::Rejected(other.to_string()),
+        }
+    }
+}
+
+/// A QueueCluster that can be talked to.
+struct Resolved {
+    client: SqsClient,
+    region: String,
+    account: String,
+}
+
+/// What a successful sync found and did.
+struct Synced {
+    name: String,
+    url: String,
+    arn: String,
+    attributes: BTreeMap<String, String>,
+    /// Human-readable changes made (created, adopted, repaired …); empty when in sync.
+    changes: Vec<String>,
+}
+
+fn key(q: &Queue) -> (String, String) {
+    (q.namespace().unwrap_or_default(), q.name_any())
+}
+
+fn now() -> Time {
+    Time(k8s_openapi::jiff::Timestamp::now())
+}
+
+/// Reconciles one Queue.
+pub async fn reconcile<R: EndpointResolver>(
+    q: Arc<Queue>,
+    ctx: Arc<Context<R>>,
+) -> Result<Action, Error> {
+    let queues: Api<Queue> = Api::namespaced(ctx.client.clone(), &key(&q).0);
+    if q.metadata.deletion_timestamp.is_some() {
+        return finalize(&q, &ctx, &queues).await;
+    }
+    if !q.finalizers().iter().any(|f| f == FINALIZER) {
+        let mut list = q.finalizers().to_vec();
+        list.push(FINALIZER.into());
+        set_finalizers(&queues, &q, list).await?;
+    }
+    let result = sync(&q, &ctx).await?;
+    let action = match &result {
+        Ok(synced) => {
+            ctx.succeed(&key(&q));
+            if !synced.changes.is_empty() {
+                publish(
+                    &ctx,
+                    &q,
+                    EventType::Normal,
+                    "Synced",
+                    synced.changes.join("; "),
+                )
+                .await;
+            }
+            Action::requeue(ctx.resync)
+        }
+        Err(problem) => {
+            publish(
+                &ctx,
+                &q,
+                EventType::Warning,
+                problem.reason(),
+                problem.message().to_string(),
+            )
+            .await;
+            match problem {
+                p if p.terminal() => Action::await_change(),
+                Problem::DeadLetterQueuePending(_) => Action::requeue(Duration::from_secs(10)),
+                _ => Action::requeue(ctx.fail(key(&q))),
+            }
+        }
+    };
+    write_status(&queues, &q, &status(&q, &result)).await?;
+    Ok(action)
+}
+
+/// Resolves the cluster and brings the queue in line with the spec.
+async fn sync<R: EndpointResolver>(
+    q: &Queue,
+    ctx: &Context<R>,
+) -> Result<Result<Synced, Problem>, Error> {
+    let spec = &q.spec;
+    let name = queue_name(spec, &q.name_any());
+    if let Some(why) = attributes::invalid_name(&name, spec.fifo) {
+        return Ok(Err(Problem::Invalid(why)));
+    }
+    let cluster = match resolve(q, ctx).await? {
+        Ok(c) => c,
+        Err(p) => return Ok(Err(p)),
+    };
+    let dlq_arn = match dead_letter_arn(q, ctx).await? {
+        Ok(arn) => arn,
+        Err(p) => return Ok(Err(p)),
+    };
+    let want = desired(spec, dlq_arn.as_deref());
+    Ok(apply(q, &cluster, &name, &want).await)
+}
+
+/// The SQS side of a sync: create or adopt, then repair attributes and tags.
+async fn apply(
+    q: &Queue,
+    cluster: &Resolved,
+    name: &str,
+    want: &BTreeMap<String, String>,
+) -> Result<Synced, Problem> {
+    let client = &cluster.client;
+    let mut changes = Vec::new();
+    let url = match client.get_queue_url(name).await? {
+        Some(url) => url,
+        None => {
+            let mut create: BTreeMap<String, String> = want
+                .iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            if q.spec.fifo {
+                create.insert("FifoQueue".into(), "true".into());
+            }
+            match client.create_queue(name, &create, &q.spec.tags).await {
+                Ok(url) => {
+                    changes.push(format!("created queue {name}"));
+                    url
+                }
+                // Created concurrently with other attributes: adopt and repair below.
+                Err(e) if e.is("QueueNameExists") => client
+                    .get_queue_url(name)
+                    .await?
+                    .ok_or_else(|| Problem::Rejected(e.to_string()))?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    let actual = client.get_queue_attributes(&url).await?;
+    let actual_fifo = actual
+        .get("FifoQueue")
+        .is_some_and(|v| normalise("FifoQueue", v) == "true");
+    if actual_fifo != q.spec.fifo {
+        return Err(Problem::ImmutableMismatch(format!(
+            "queue {name} exists with FifoQueue={actual_fifo}, but spec.fifo is {}; \
+             FIFO-ness cannot change: delete the queue or use another queueName",
+            q.spec.fifo
+        )));
+    }
+    let known_url = q.status.as_ref().and_then(|s| s.queue_url.as_deref());
+    if changes.is_empty() && known_url.is_none() {
+        changes.push(format!("adopted existing queue {name}"));
+    }
+    let fix = drift(want, &actual);
+    if !fix.is_empty() {
+        client.set_queue_attributes(&url, &fix).await?;
+        let keys: Vec<&str> = fix.keys().map(String::as_str).collect();
+        changes.push(format!("repaired attributes {}", keys.join(", ")));
+    }
+    let (tag, untag) = tag_diff(&q.spec.tags, &client.list_queue_tags(&url).await?);
+    if !tag.is_empty() {
+        client.tag_queue(&url, &tag).await?;
+    }
+    if !untag.is_empty() {
+        client.untag_queue(&url, &untag).await?;
+    }
+    if !tag.is_empty() || !untag.is_empty() {
+        changes.push(format!("tags: {} set, {} removed", tag.len(), untag.len()));
+    }
+    let attributes = if fix.is_empty() {
+        actual
+    } else {
+        client.get_queue_attributes(&url).await?
+    };
+    Ok(Synced {
+        name: name.to_string(),
+        url,
+        arn: queue_arn(&cluster.region, &cluster.account, name),
+        attributes: attributes
+            .into_iter()
+            // Counters change with every message; they are no part of the spec.
+            .filter(|(k, _)| !k.starts_with("Approximate"))
+            .collect(),
+        changes,
+    })
+}
+
+/// The QueueCluster of `q`, checked for existence, deletion, namespace permission, and
+/// its endpoint and credentials.
+async fn resolve<R: EndpointResolver>(
+    q: &Queue,
+    ctx: &Context<R>,
+) -> Result<Result<Resolved, Problem>, Error> {
+    let own_ns = key(q).0;
+    let r = &q.spec.cluster_ref;
+    let ns = r.namespace.clone().unwrap_or_else(|| own_ns.clone());
+    let clusters: Api<QueueCluster> = Api::namespaced(ctx.client.clone(), &ns);
+    let Some(qc) = clusters.get_opt(&r.name).await? else {
+        return Ok(Err(Problem::ClusterNotFound(format!(
+            "QueueCluster {ns}/{} does not exist",
+            r.name
+        ))));
+    };
+    if qc.metadata.deletion_timestamp.is_some() {
+        return Ok(Err(Problem::ClusterDeleting(format!(
+            "QueueCluster {ns}/{} is being deleted",
+            r.name
+        ))));
+    }
+    if ns != own_ns
+        && !qc
+            .spec
+            .allowed_queue_namespaces
+            .iter()
+            .any(|n| n == "*" || *n == own_ns)
+    {
+        return Ok(Err(Problem::NamespaceNotAllowed(format!(
+            "QueueCluster {ns}/{} does not list namespace {own_ns} in spec.allowedQueueNamespaces",
+            r.name
+        ))));
+    }
+    let not_ready = |what: &str| {
+        Ok(Err(Problem::ClusterNotReady(format!(
+            "QueueCluster {ns}/{} has no {what} yet",
+            r.name
+        ))))
+    };
+    let Some(endpoint) = ctx.resolver.endpoint(&qc) else {
+        return not_ready("status.endpoint");
+    };
+    let Some(secret_name) = qc
+        .status
+        .as_ref()
+        .and_then(|s| s.credentials_secret.clone())
+    else {
+        return not_ready("status.credentialsSecret");
+    };
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+    let key = secrets
+        .get_opt(&secret_name)
+        .await?
+        .and_then(|s| access_key(&s));
+    let Some(key) = key else {
+        return not_ready(&format!("usable credentials in Secret {secret_name}"));
+    };
+    Ok(Ok(Resolved {
+        client: SqsClient::new(&endpoint, &qc.spec.region, key),
+        region: qc.spec.region.clone(),
+        account: qc.spec.account_id.clone(),
+    }))
+}
+
+/// The first key pair of a credentials Secret's `credentials.json`.
+fn access_key(secret: &Secret) -> Option<AccessKey> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Entry {
+        access_key_id: String,
+        secret_access_key: String,
+    }
+    #[derive(Deserialize)]
+    struct File {
+        credentials: Vec<Entry>,
+    }
+    let bytes = secret.data.as_ref()?.get(CREDENTIALS_KEY)?;
+    let file: File = serde_json::from_slice(&bytes.0).ok()?;
+    let first = file.credentials.into_iter().next()?;
+    Some(AccessKey {
+        access_key_id: first.access_key_id,
+        secret_access_key: first.secret_access_key,
+    })
+}
+
+/// The dead-letter queue ARN: given directly, or from the referenced Queue's status
+/// once it exists.
+async fn dead_letter_arn<R>(
+    q: &Queue,
+    ctx: &Context<R>,
+) -> Result<Result<Option<String>, Problem>, Error> {
+    let Some(policy) = &q.spec.redrive_policy else {
+        return Ok(Ok(None));
+    };
+    if let Some(arn) = &policy.dead_letter_target_arn {
+        return Ok(Ok(Some(arn.clone())));
+    }
+    let Some(r) = &policy.dead_letter_queue_ref else {
+        return Ok(Ok(None));
+    };
+    let queues: Api<Queue> = Api::namespaced(ctx.client.clone(), &key(q).0);
+    let arn = queues
+        .get_opt(&r.name)
+        .await?
+        .and_then(|dlq| dlq.status?.queue_arn);
+    Ok(match arn {
+        Some(arn) => Ok(Some(arn)),
+        None => Err(Problem::DeadLetterQueuePending(format!(
+            "dead-letter Queue {} does not exist yet",
+            r.name
+        ))),
+    })
+}
+
+/// Applies `deletionPolicy`, then releases the object.
+async fn finalize<R: EndpointResolver>(
+    q: &Queue,
+    ctx: &Context<R>,
+    queues: &Api<Queue>,
+) -> Result<Action, Error> {
+    if !q.finalizers().iter().any(|f| f == FINALIZER) {
+        return Ok(Action::await_change());
+    }
+    if q.spec.deletion_policy == DeletionPolicy::Delete {
+        let name = q
+            .status
+            .as_ref()
+            .and_then(|s| s.queue_name.clone())
+            .unwrap_or_else(|| queue_name(&q.spec, &q.name_any()));
+        match resolve(q, ctx).await? {
+            Ok(cluster) => {
+                let deleted = async {
+                    if let Some(url) = cluster.client.get_queue_url(&name).await? {
+                        cluster.client.delete_queue(&url).await?;
+                    }
+                    Ok::<(), SqsError>(())
+                }
+                .await;
+                if let Err(e) = deleted {
+                    let problem = Problem::from(e);
+                    publish(
+                        ctx,
+                        q,
+                        EventType::Warning,
+                        problem.reason(),
+                        format!("cannot delete queue {name}: {}", problem.message()),
+                    )
+                    .await;
+                    write_status(queues, q, &status(q, &Err(problem))).await?;
+                    return Ok(Action::requeue(ctx.fail(key(q))));
+                }
+                publish(
+                    ctx,
+                    q,
+                    EventType::Normal,
+                    "Deleted",
+                    format!("deleted queue {name}"),
+                )
+                .await;
+            }
+            // Nothing left to delete the queue from: do not block the object forever.
+            Err(Problem::ClusterNotFound(_) | Problem::ClusterDeleting(_)) => {}
+            Err(problem) => {
+                write_status(queues, q, &status(q, &Err(problem))).await?;
+                return Ok(Action::requeue(ctx.fail(key(q))));
+            }
+        }
+    }
+    let rest: Vec<String> = q
+        .finalizers()
+        .iter()
+        .filter(|f| *f != FINALIZER)
+        .cloned()
+        .collect();
+    set_finalizers(queues, q, rest).await?;
+    ctx.succeed(&key(q));
+    Ok(Action::await_change())
+}
+
+async fn set_finalizers(
+    queues: &Api<Queue>,
+    q: &Queue,
+    finalizers: Vec<String>,
+) -> Result<(), kube::Error> {
+    // The resourceVersion makes this an optimistic update of the list.
+    let patch = serde_json::json!({"metadata": {
+        "finalizers": finalizers,
+        "resourceVersion": q.resource_version(),
+    }});
+    queues
+        .patch(
+            &q.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await?;
+    Ok(())
+}
+
+/// The status after a sync: conditions, and on success what was read back (on failure
+/// the last known URL, ARN and attributes stay).
+fn status(q: &Queue, result: &Result<Synced, Problem>) -> QueueStatus {
+    let previous = q.status.clone().unwrap_or_default();
+    let generation = q.metadata.generation;
+    let now = now();
+    let condition = |type_: &str, status: &str, reason: &str, message: &str| {
+        let since = previous
+            .conditions
+            .iter()
+            .find(|c| c.type_ == type_ && c.status == status)
+            .map_or_else(|| now.clone(), |c| c.last_transition_time.clone());
+        Condition {
+            type_: type_.into(),
+            status: status.into(),
+            reason: reason.into(),
+            message: message.into(),
+            observed_generation: generation,
+            last_transition_time: since,
+        }
+    };
+    match result {
+        Ok(s) => {
+            let message = if s.changes.is_empty() {
+                "the queue matches the spec".to_string()
+            } else {
+                s.changes.join("; ")
+            };
+            QueueStatus {
+                observed_generation: generation,
+                queue_name: Some(s.name.clone()),
+                queue_url: Some(s.url.clone()),
+                queue_arn: Some(s.arn.clone()),
+                conditions: vec![
+                    condition(condition::READY, "True", "QueueReady", "the queue exists"),
+                    condition(condition::SYNCED, "True", "Synced", &message),
+                ],
+                last_sync_time: Some(now.clone()),
+                attributes: s.attributes.clone(),
+            }
+        }
+        Err(p) => {
+            // Unreachable: whether the queue is fine is unknown, not false.
+            let ready = if matches!(p, Problem::Unreachable(_)) {
+                "Unknown"
+            } else {
+                "False"
+            };
+            QueueStatus {
+                observed_generation: generation,
+                conditions: vec![
+                    condition(condition::READY, ready, p.reason(), p.message()),
+                    condition(condition::SYNCED, "False", p.reason(), p.message()),
+                ],
+                ..previous.clone()
+            }
+        }
+    }
+}
+
+async fn write_status(
+    queues: &Api<Queue>,
+    q: &Queue,
+    status: &QueueStatus,
+) -> Result<(), kube::Error> {
+    let patch = serde_json::json!({
+        "apiVersion": "sqsraft.io/v1alpha1",
+        "kind": "Queue",
+        "status": status,
+    });
+    queues
+        .patch_status(
+            &q.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await?;
+    Ok(())
+}
+
+async fn publish<R>(ctx: &Context<R>, q: &Queue, type_: EventType, reason: &str, note: String) {
+    let event = Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note),
+        action: "Sync".into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &q.object_ref(&())).await {
+        tracing::warn!(error = %e, "cannot publish event");
+    }
+}
+
+/// The controller's error policy for Kubernetes API failures: back off with jitter.
+pub fn error_policy<R: EndpointResolver>(
+    q: Arc<Queue>,
+    error: &Error,
+    ctx: Arc<Context<R>>,
+) -> Action {
+    let wait = ctx.fail(key(&q));
+    tracing::warn!(name = %q.name_any(), namespace = ?q.namespace(), %error, ?wait, "queue reconcile failed");
+    Action::requeue(wait)
+}
