@@ -81,7 +81,7 @@ fn main() -> Result<()> {
         extra_args: Vec::new(),
     })?;
     let leader = cluster.wait_for_leader(Duration::from_secs(30))?;
-    let leader_addr = cluster
+    let mut leader_addr = cluster
         .nodes
         .iter()
         .find(|n| n.id == leader)
@@ -136,10 +136,26 @@ fn main() -> Result<()> {
                 entries,
             },
         };
-        match forward(&leader_addr, &command)? {
-            ForwardReply::Done(Ok(Output::Sent { successful, .. }))
-                if successful.len() as u64 == n => {}
-            other => bail!("fill failed at {stored}: {other:?}"),
+        // A leader change mid-fill: find the new leader and re-send the same command (its
+        // request id makes the retry exactly-once).
+        loop {
+            match forward(&leader_addr, &command) {
+                Ok(ForwardReply::Done(Ok(Output::Sent { successful, .. })))
+                    if successful.len() as u64 == n =>
+                {
+                    break;
+                }
+                Ok(ForwardReply::NotLeader(_)) | Err(_) => {
+                    let leader = cluster.wait_for_leader(Duration::from_secs(60))?;
+                    leader_addr = cluster
+                        .nodes
+                        .iter()
+                        .find(|n| n.id == leader)
+                        .context("leader")?
+                        .internal_addr();
+                }
+                Ok(other) => bail!("fill failed at {stored}: {other:?}"),
+            }
         }
         stored += n;
         if stored >= next_report {
