@@ -355,6 +355,9 @@ def start_localstack(args, workdir):
     )
 
 
+KEEP_MARKER = "<!-- sections below are not written by compare.py -->"
+
+
 class Skip(Exception):
     """A target that cannot run here, with the reason."""
 
@@ -620,7 +623,11 @@ def write_report(args, results, skipped, started_at, elapsed, load_before, load_
     if notes:
         lines += ["", "### Notes from the runs", ""] + notes
     lines.append("")
-    Path(args.out).write_text("\n".join(lines))
+    # Sections after KEEP_MARKER are measured by other commands; keep them.
+    out = Path(args.out)
+    previous = out.read_text() if out.exists() else ""
+    kept = previous[previous.index(KEEP_MARKER):] if KEEP_MARKER in previous else ""
+    out.write_text("\n".join(lines) + ("\n" + kept if kept else ""))
     log(f"wrote {args.out}")
 
 
