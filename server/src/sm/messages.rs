@@ -211,6 +211,18 @@ fn remove(txn: &mut Txn<'_>, queue: &QueueRecord, seq: u64, m: &MessageRecord) -
     Ok(())
 }
 
+/// Whether a message arriving now goes into the receive index: always on a standard
+/// queue; on a FIFO queue only when its group has no message yet (it is the head).
+fn arrives_listed(txn: &Txn<'_>, queue: &QueueRecord, group: Option<&str>) -> io::Result<bool> {
+    match (queue.fifo, group) {
+        (true, Some(group)) => {
+            let start = keys::group_start(queue.id, group);
+            Ok(txn.scan(&start, &keys::prefix_end(&start), 1)?.is_empty())
+        }
+        _ => Ok(true),
+    }
+}
+
 /// Lists the first message of a FIFO group in the receive index.
 fn promote_head(txn: &mut Txn<'_>, queue: &QueueRecord, group: &str) -> io::Result<()> {
     let start = keys::group_start(queue.id, group);
@@ -366,13 +378,7 @@ pub fn send(
         let seq = c.next_seq;
         c.next_seq += 1;
         *c.slot(state) += 1;
-        let listed = match (queue.fifo, e.group_id.as_deref()) {
-            (true, Some(group)) => {
-                let start = keys::group_start(queue.id, group);
-                txn.scan(&start, &keys::prefix_end(&start), 1)?.is_empty()
-            }
-            _ => true,
-        };
+        let listed = arrives_listed(txn, queue, e.group_id.as_deref())?;
         let record = MessageRecord {
             message_id: e.message_id.clone(),
             body: e.body.clone(),
@@ -465,13 +471,7 @@ pub fn move_message(
     let new_seq = dc.next_seq;
     dc.next_seq += 1;
     dc.visible += 1;
-    let listed = match (to.fifo, m.group_id.as_deref()) {
-        (true, Some(group)) => {
-            let start = keys::group_start(to.id, group);
-            txn.scan(&start, &keys::prefix_end(&start), 1)?.is_empty()
-        }
-        _ => true,
-    };
+    let listed = arrives_listed(txn, to, m.group_id.as_deref())?;
     let moved = MessageRecord {
         visible_at_ms: now,
         state: MessageState::Visible,
