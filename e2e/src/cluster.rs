@@ -3,6 +3,9 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 use sqsraft_server::admin_types::{ClusterStatus, InitRequest, Member};
+use sqsraft_server::codec;
+use sqsraft_server::node::{FORWARD_WRITE, ForwardReply};
+use sqsraft_server::sm::command::Command as SqsCommand;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -92,6 +95,20 @@ fn write_if_missing(path: &Path, contents: impl FnOnce() -> String) -> Result<()
 }
 
 impl Cluster {
+    /// Starts `nodes` nodes with the development credentials on free ports, in a fresh
+    /// temporary directory that lives as long as the returned guard (for tests).
+    pub fn start_in_temp(nodes: u64, extra_args: &[&str]) -> Result<(tempfile::TempDir, Cluster)> {
+        let dir = tempfile::tempdir().context("tempdir")?;
+        let cluster = Cluster::start(ClusterSpec {
+            nodes,
+            base_port: free_base_port(u16::try_from(nodes).context("node count")? + 3)?,
+            data_dir: dir.path().to_path_buf(),
+            credentials_file: None,
+            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+        })?;
+        Ok((dir, cluster))
+    }
+
     /// Starts every node of `spec` and initializes the cluster (a no-op on a data dir that
     /// already holds one). Returns once a leader exists and every node is a member.
     pub fn start(spec: ClusterSpec) -> Result<Cluster> {
@@ -335,6 +352,18 @@ impl Cluster {
         }
     }
 
+    /// A real `aws-sdk-sqs` client of node `id`, signing with the development keys.
+    pub fn sdk_client(&self, id: u64) -> aws_sdk_sqs::Client {
+        let node = &self.nodes[self.index(id).expect("node")];
+        crate::sdk::client(&node.endpoint(), DEV_ACCESS_KEY, DEV_SECRET_KEY)
+    }
+
+    /// Sends a command straight to node `id`'s internal forward endpoint, exactly as a
+    /// follower's retry would re-send it.
+    pub fn forward(&self, id: u64, command: &SqsCommand) -> Result<ForwardReply> {
+        forward(&self.nodes[self.index(id)?].internal_addr(), command)
+    }
+
     /// Sends `signal` to node `id`'s process.
     pub fn signal(&self, id: u64, signal: i32) -> Result<()> {
         let node = &self.nodes[self.index(id)?];
@@ -406,6 +435,18 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// POSTs an encoded command to a node's internal forward endpoint (`host:port`).
+pub fn forward(internal_addr: &str, command: &SqsCommand) -> Result<ForwardReply> {
+    let body = codec::encode(command)?;
+    let mut response = ureq::post(&format!("http://{internal_addr}{FORWARD_WRITE}"))
+        .config()
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .send(&body[..])
+        .with_context(|| format!("forward to {internal_addr}"))?;
+    Ok(codec::decode(&response.body_mut().read_to_vec()?)?)
 }
 
 /// Finds a base port whose SQS and internal ports are free for `nodes` nodes, so test

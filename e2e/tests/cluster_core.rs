@@ -2,45 +2,14 @@
 //! driven with the real Rust AWS SDK and the admin API.
 
 use aws_sdk_sqs::Client;
-use sqsraft_e2e::cluster::{Cluster, ClusterSpec, DEV_ACCESS_KEY, DEV_SECRET_KEY, free_base_port};
+use sqsraft_e2e::cluster::{Cluster, DEV_ACCESS_KEY, DEV_SECRET_KEY};
 use sqsraft_e2e::sdk;
 use sqsraft_server::admin_types::{
     AddLearnerRequest, ChangeVotersRequest, RemoveNodeRequest, TransferLeaderRequest,
 };
-use sqsraft_server::codec;
-use sqsraft_server::node::{FORWARD_WRITE, ForwardReply, now_ms};
+use sqsraft_server::node::{ForwardReply, now_ms};
 use sqsraft_server::sm::command::{Command, Op, Output};
 use std::time::{Duration, Instant};
-use tempfile::TempDir;
-
-/// Sends a command straight to node `id`'s internal forward endpoint, as a follower's
-/// retry would.
-fn forward(cluster: &Cluster, id: u64, command: &Command) -> ForwardReply {
-    let node = cluster.nodes.iter().find(|n| n.id == id).expect("node");
-    let url = format!("http://{}{}", node.internal_addr(), FORWARD_WRITE);
-    let body = codec::encode(command).expect("encode");
-    let mut response = ureq::post(&url).send(&body[..]).expect("forward");
-    let bytes = response.body_mut().read_to_vec().expect("reply");
-    codec::decode(&bytes).expect("decode reply")
-}
-
-fn start(nodes: u64, extra_args: &[&str]) -> (TempDir, Cluster) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let spec = ClusterSpec {
-        nodes,
-        base_port: free_base_port(6).expect("free ports"),
-        data_dir: dir.path().to_path_buf(),
-        credentials_file: None,
-        extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
-    };
-    let cluster = Cluster::start(spec).expect("start cluster");
-    (dir, cluster)
-}
-
-fn client_for(cluster: &Cluster, id: u64) -> Client {
-    let node = cluster.nodes.iter().find(|n| n.id == id).expect("node");
-    sdk::client(&node.endpoint(), DEV_ACCESS_KEY, DEV_SECRET_KEY)
-}
 
 fn blocking<T>(f: impl FnOnce() -> T) -> T {
     tokio::task::block_in_place(f)
@@ -61,7 +30,7 @@ async fn list_all(client: &Client, prefix: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn create_via_follower_is_visible_everywhere_and_survives_leader_kill() {
-    let (_dir, mut cluster) = start(3, &[]);
+    let (_dir, mut cluster) = Cluster::start_in_temp(3, &[]).expect("start cluster");
     let leader = blocking(|| cluster.wait_for_leader(Duration::from_secs(20))).expect("leader");
     let follower = cluster
         .nodes
@@ -69,7 +38,7 @@ async fn create_via_follower_is_visible_everywhere_and_survives_leader_kill() {
         .map(|n| n.id)
         .find(|id| *id != leader)
         .expect("follower");
-    let via_follower = client_for(&cluster, follower);
+    let via_follower = cluster.sdk_client(follower);
 
     for i in 0..10 {
         let url = via_follower
@@ -85,7 +54,7 @@ async fn create_via_follower_is_visible_everywhere_and_survives_leader_kill() {
         );
     }
     for node in &cluster.nodes {
-        let client = client_for(&cluster, node.id);
+        let client = cluster.sdk_client(node.id);
         assert_eq!(
             list_all(&client, "core-").await.len(),
             10,
@@ -155,13 +124,13 @@ async fn create_via_follower_is_visible_everywhere_and_survives_leader_kill() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let restarted = client_for(&cluster, leader);
+    let restarted = cluster.sdk_client(leader);
     assert_eq!(list_all(&restarted, "during-").await.len(), listed.len());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn membership_grows_through_snapshot_install_and_shrinks_back() {
-    let (_dir, mut cluster) = start(
+    let (_dir, mut cluster) = Cluster::start_in_temp(
         3,
         &[
             "--snapshot-interval-entries",
@@ -169,9 +138,10 @@ async fn membership_grows_through_snapshot_install_and_shrinks_back() {
             "--snapshot-keep-entries",
             "5",
         ],
-    );
+    )
+    .expect("start cluster");
     let leader = blocking(|| cluster.wait_for_leader(Duration::from_secs(20))).expect("leader");
-    let client = client_for(&cluster, leader);
+    let client = cluster.sdk_client(leader);
     for i in 0..120 {
         client
             .create_queue()
@@ -259,7 +229,7 @@ async fn membership_grows_through_snapshot_install_and_shrinks_back() {
     .expect("promote");
     assert_eq!(five.voters.len(), 5);
     assert!(five.learners.is_empty());
-    let via_new = client_for(&cluster, 5);
+    let via_new = cluster.sdk_client(5);
     assert_eq!(list_all(&via_new, "snap-").await.len(), 120);
     via_new
         .create_queue()
@@ -308,9 +278,9 @@ async fn membership_grows_through_snapshot_install_and_shrinks_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn request_replayed_with_same_id_after_leader_change_applies_once() {
-    let (_dir, cluster) = start(3, &[]);
+    let (_dir, cluster) = Cluster::start_in_temp(3, &[]).expect("start cluster");
     let leader = blocking(|| cluster.wait_for_leader(Duration::from_secs(20))).expect("leader");
-    let client = client_for(&cluster, leader);
+    let client = cluster.sdk_client(leader);
     let command = Command {
         request_id: "AKIDSQSRAFTLOCAL:replay-test-invocation".into(),
         time_ms: now_ms(),
@@ -320,7 +290,7 @@ async fn request_replayed_with_same_id_after_leader_change_applies_once() {
             tags: Default::default(),
         },
     };
-    let first = forward(&cluster, leader, &command);
+    let first = cluster.forward(leader, &command).expect("forward");
     assert!(
         matches!(first, ForwardReply::Done(Ok(Output::Queue { .. }))),
         "{first:?}"
@@ -358,7 +328,7 @@ async fn request_replayed_with_same_id_after_leader_change_applies_once() {
 
     // The replay (same request id) on the new leader returns the recorded answer and
     // changes nothing: the queue deleted in between stays deleted.
-    let replay = forward(&cluster, other, &command);
+    let replay = cluster.forward(other, &command).expect("forward");
     assert_eq!(format!("{replay:?}"), format!("{first:?}"));
     let lookup = client.get_queue_url().queue_name("replayed").send().await;
     let err = lookup
@@ -383,8 +353,8 @@ async fn request_replayed_with_same_id_after_leader_change_applies_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn catalog_errors_and_signatures_match_aws() {
-    let (_dir, cluster) = start(1, &[]);
-    let client = client_for(&cluster, 1);
+    let (_dir, cluster) = Cluster::start_in_temp(1, &[]).expect("start cluster");
+    let client = cluster.sdk_client(1);
     let err = client
         .get_queue_url()
         .queue_name("missing")
@@ -524,7 +494,7 @@ async fn catalog_errors_and_signatures_match_aws() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn transfer_leader_subcommand_hands_off_and_is_a_no_op_on_followers() {
-    let (_dir, cluster) = start(3, &[]);
+    let (_dir, cluster) = Cluster::start_in_temp(3, &[]).expect("start cluster");
     let leader = blocking(|| cluster.wait_for_leader(Duration::from_secs(20))).expect("leader");
     let bin = sqsraft_e2e::cluster::server_binary().expect("server binary");
     let hand_off = |id: u64| {

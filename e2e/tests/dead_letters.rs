@@ -2,8 +2,7 @@
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::QueueAttributeName;
-use sqsraft_e2e::cluster::{Cluster, ClusterSpec, DEV_ACCESS_KEY, DEV_SECRET_KEY, free_base_port};
-use sqsraft_e2e::sdk;
+use sqsraft_e2e::cluster::Cluster;
 use sqsraft_server::admin_types::TransferLeaderRequest;
 use std::time::{Duration, Instant};
 
@@ -11,11 +10,6 @@ const ACCOUNT: &str = "000000000000";
 
 fn arn(name: &str) -> String {
     format!("arn:aws:sqs:us-east-1:{ACCOUNT}:{name}")
-}
-
-fn client(cluster: &Cluster, id: u64) -> Client {
-    let node = cluster.nodes.iter().find(|n| n.id == id).expect("node");
-    sdk::client(&node.endpoint(), DEV_ACCESS_KEY, DEV_SECRET_KEY)
 }
 
 async fn create(
@@ -54,15 +48,7 @@ async fn count(client: &Client, url: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redrive_policies_dead_letter_moves_and_move_tasks_across_a_leader_change() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cluster = Cluster::start(ClusterSpec {
-        nodes: 3,
-        base_port: free_base_port(4).expect("ports"),
-        data_dir: dir.path().to_path_buf(),
-        credentials_file: None,
-        extra_args: Vec::new(),
-    })
-    .expect("cluster");
+    let (_dir, cluster) = Cluster::start_in_temp(3, &[]).expect("start cluster");
     let leader = tokio::task::block_in_place(|| cluster.wait_for_leader(Duration::from_secs(20)))
         .expect("leader");
     let follower = cluster
@@ -71,7 +57,7 @@ async fn redrive_policies_dead_letter_moves_and_move_tasks_across_a_leader_chang
         .map(|n| n.id)
         .find(|id| *id != leader)
         .expect("follower");
-    let sqs = client(&cluster, follower);
+    let sqs = cluster.sdk_client(follower);
 
     // RedriveAllowPolicy is enforced when a source names the DLQ.
     let deny = r#"{"redrivePermission":"denyAll"}"#.to_string();

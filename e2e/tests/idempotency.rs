@@ -5,41 +5,12 @@
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::config::retry::RetryConfig;
 use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
-use sqsraft_e2e::cluster::{Cluster, ClusterSpec, DEV_ACCESS_KEY, DEV_SECRET_KEY, free_base_port};
+use sqsraft_e2e::cluster::{Cluster, DEV_ACCESS_KEY, DEV_SECRET_KEY};
 use sqsraft_e2e::sdk;
-use sqsraft_server::codec;
-use sqsraft_server::node::{FORWARD_WRITE, ForwardReply, now_ms};
+use sqsraft_server::node::{ForwardReply, now_ms};
 use sqsraft_server::sm::command::{Command, Op, Output, SendEntry};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
-use tempfile::TempDir;
-
-fn start(nodes: u64, extra_args: &[&str]) -> (TempDir, Cluster) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let spec = ClusterSpec {
-        nodes,
-        base_port: free_base_port(4).expect("free ports"),
-        data_dir: dir.path().to_path_buf(),
-        credentials_file: None,
-        extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
-    };
-    (dir, Cluster::start(spec).expect("start cluster"))
-}
-
-fn client(cluster: &Cluster, id: u64) -> Client {
-    let node = cluster.nodes.iter().find(|n| n.id == id).expect("node");
-    sdk::client(&node.endpoint(), DEV_ACCESS_KEY, DEV_SECRET_KEY)
-}
-
-/// Sends a command to node `id`'s internal forward endpoint, exactly as a follower's
-/// retry would re-send it.
-fn forward(cluster: &Cluster, id: u64, command: &Command) -> ForwardReply {
-    let node = cluster.nodes.iter().find(|n| n.id == id).expect("node");
-    let url = format!("http://{}{}", node.internal_addr(), FORWARD_WRITE);
-    let body = codec::encode(command).expect("encode");
-    let mut response = ureq::post(&url).send(&body[..]).expect("forward");
-    codec::decode(&response.body_mut().read_to_vec().expect("reply")).expect("decode reply")
-}
 
 fn entry(i: usize, body: String) -> SendEntry {
     SendEntry {
@@ -96,7 +67,8 @@ async fn drain(client: &Client, url: &str, expected: usize) -> HashMap<String, u
 /// exactly once and reported successful.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn retried_batch_send_never_stores_an_entry_twice() {
-    let (_dir, cluster) = start(3, &["--fault-fail-after-commit-percent", "50"]);
+    let (_dir, cluster) = Cluster::start_in_temp(3, &["--fault-fail-after-commit-percent", "50"])
+        .expect("start cluster");
     let leader = tokio::task::block_in_place(|| cluster.wait_for_leader(Duration::from_secs(20)))
         .expect("leader");
     let follower = cluster
@@ -174,7 +146,7 @@ async fn retried_batch_send_never_stores_an_entry_twice() {
         injected > 0,
         "no ambiguous outcome was injected:\n{metrics}"
     );
-    let reader = client(&cluster, leader);
+    let reader = cluster.sdk_client(leader);
     let seen = drain(&reader, &url, batches * 10).await;
     assert_eq!(
         seen.len(),
@@ -189,10 +161,10 @@ async fn retried_batch_send_never_stores_an_entry_twice() {
 /// happened between the original and the replay both stand.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn replayed_send_never_overwrites_a_receive_or_delete() {
-    let (_dir, cluster) = start(3, &[]);
+    let (_dir, cluster) = Cluster::start_in_temp(3, &[]).expect("start cluster");
     let leader = tokio::task::block_in_place(|| cluster.wait_for_leader(Duration::from_secs(20)))
         .expect("leader");
-    let sdk = client(&cluster, leader);
+    let sdk = cluster.sdk_client(leader);
     let url = sdk
         .create_queue()
         .queue_name("replay")
@@ -209,7 +181,7 @@ async fn replayed_send_never_overwrites_a_receive_or_delete() {
             entries: (0..3).map(|i| entry(i, format!("body-{i}"))).collect(),
         },
     };
-    let first = forward(&cluster, leader, &command);
+    let first = cluster.forward(leader, &command).expect("forward");
     assert!(
         matches!(&first, ForwardReply::Done(Ok(Output::Sent { successful, .. })) if successful.len() == 3)
     );
@@ -233,7 +205,7 @@ async fn replayed_send_never_overwrites_a_receive_or_delete() {
         .expect("delete");
 
     // The replay answers as the first time…
-    let replay = forward(&cluster, leader, &command);
+    let replay = cluster.forward(leader, &command).expect("forward");
     assert_eq!(format!("{replay:?}"), format!("{first:?}"));
     // …and changed nothing: two in flight, none visible, the deleted one gone.
     let attrs = sdk
@@ -269,10 +241,10 @@ async fn replayed_send_never_overwrites_a_receive_or_delete() {
 /// limits tightened before the retry arrived.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn stored_entry_is_never_reported_failed_on_retry() {
-    let (_dir, cluster) = start(3, &[]);
+    let (_dir, cluster) = Cluster::start_in_temp(3, &[]).expect("start cluster");
     let leader = tokio::task::block_in_place(|| cluster.wait_for_leader(Duration::from_secs(20)))
         .expect("leader");
-    let sdk = client(&cluster, leader);
+    let sdk = cluster.sdk_client(leader);
     let url = sdk
         .create_queue()
         .queue_name("tighten")
@@ -289,7 +261,7 @@ async fn stored_entry_is_never_reported_failed_on_retry() {
             entries: (0..2).map(|i| entry(i, "x".repeat(2000))).collect(),
         },
     };
-    let first = forward(&cluster, leader, &command);
+    let first = cluster.forward(leader, &command).expect("forward");
     let ForwardReply::Done(Ok(Output::Sent { successful, failed })) = &first else {
         panic!("{first:?}")
     };
@@ -306,7 +278,7 @@ async fn stored_entry_is_never_reported_failed_on_retry() {
         ..command.clone()
     };
     assert!(
-        matches!(forward(&cluster, leader, &fresh), ForwardReply::Done(Ok(Output::Sent { failed, .. })) if failed.len() == 2)
+        matches!(cluster.forward(leader, &fresh).expect("forward"), ForwardReply::Done(Ok(Output::Sent { failed, .. })) if failed.len() == 2)
     );
     // …but the retry of the stored batch reports what happened: success.
     let other = cluster
@@ -326,7 +298,7 @@ async fn stored_entry_is_never_reported_failed_on_retry() {
     })
     .expect("transfer");
     assert_eq!(
-        format!("{:?}", forward(&cluster, other, &command)),
+        format!("{:?}", cluster.forward(other, &command).expect("forward")),
         format!("{first:?}")
     );
 }

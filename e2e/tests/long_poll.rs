@@ -5,26 +5,12 @@
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::config::retry::RetryConfig;
 use aws_sdk_sqs::config::timeout::TimeoutConfig;
-use sqsraft_e2e::cluster::{Cluster, ClusterSpec, DEV_ACCESS_KEY, DEV_SECRET_KEY, free_base_port};
-use sqsraft_e2e::sdk;
+use sqsraft_e2e::cluster::Cluster;
 use std::time::{Duration, Instant};
-
-fn client(cluster: &Cluster, id: u64) -> Client {
-    let node = cluster.nodes.iter().find(|n| n.id == id).expect("node");
-    sdk::client(&node.endpoint(), DEV_ACCESS_KEY, DEV_SECRET_KEY)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn long_polls_wake_on_send_end_at_deadline_and_survive_disconnects() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cluster = Cluster::start(ClusterSpec {
-        nodes: 3,
-        base_port: free_base_port(4).expect("ports"),
-        data_dir: dir.path().to_path_buf(),
-        credentials_file: None,
-        extra_args: Vec::new(),
-    })
-    .expect("cluster");
+    let (_dir, cluster) = Cluster::start_in_temp(3, &[]).expect("start cluster");
     let leader = tokio::task::block_in_place(|| cluster.wait_for_leader(Duration::from_secs(20)))
         .expect("leader");
     let follower = cluster
@@ -33,8 +19,8 @@ async fn long_polls_wake_on_send_end_at_deadline_and_survive_disconnects() {
         .map(|n| n.id)
         .find(|id| *id != leader)
         .expect("follower");
-    let producer = client(&cluster, leader);
-    let consumer = client(&cluster, follower);
+    let producer = cluster.sdk_client(leader);
+    let consumer = cluster.sdk_client(follower);
     let url = producer
         .create_queue()
         .queue_name("lp")

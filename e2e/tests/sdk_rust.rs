@@ -12,7 +12,7 @@ use aws_sdk_sqs::types::{
     MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName,
     SendMessageBatchRequestEntry,
 };
-use sqsraft_e2e::cluster::{Cluster, ClusterSpec, DEV_ACCESS_KEY, DEV_SECRET_KEY, free_base_port};
+use sqsraft_e2e::cluster::{Cluster, DEV_ACCESS_KEY, DEV_SECRET_KEY};
 use sqsraft_e2e::sdk;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -691,15 +691,7 @@ async fn errors(c: &Nodes, cluster: &Cluster) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rust_sdk_flows_across_nodes() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cluster = Cluster::start(ClusterSpec {
-        nodes: 3,
-        base_port: free_base_port(4).expect("ports"),
-        data_dir: dir.path().to_path_buf(),
-        credentials_file: None,
-        extra_args: Vec::new(),
-    })
-    .expect("cluster");
+    let (_dir, cluster) = Cluster::start_in_temp(3, &[]).expect("start cluster");
     let nodes = Nodes(
         [0, 1, 2]
             .map(|i| sdk::client(&cluster.nodes[i].endpoint(), DEV_ACCESS_KEY, DEV_SECRET_KEY)),

@@ -8,9 +8,11 @@
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use sqsraft_e2e::cluster::{Cluster, ClusterSpec, DEV_ACCESS_KEY, DEV_SECRET_KEY, free_base_port};
-use sqsraft_server::codec;
-use sqsraft_server::node::{FORWARD_WRITE, ForwardReply, now_ms};
+use sqsraft_e2e::cluster::{
+    Cluster, ClusterSpec, DEV_ACCESS_KEY, DEV_SECRET_KEY, forward, free_base_port,
+};
+
+use sqsraft_server::node::{ForwardReply, now_ms};
 use sqsraft_server::sm::command::{Command, Op, Output, SendEntry};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -54,16 +56,6 @@ fn report_rss(cluster: &Cluster, label: &str) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn forward(addr: &str, command: &Command) -> Result<ForwardReply> {
-    let body = codec::encode(command)?;
-    let mut response = ureq::post(&format!("http://{addr}{FORWARD_WRITE}"))
-        .config()
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .send(&body[..])?;
-    Ok(codec::decode(&response.body_mut().read_to_vec()?)?)
 }
 
 fn main() -> Result<()> {
