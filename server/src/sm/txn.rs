@@ -1,8 +1,10 @@
 //! A write transaction over the state-machine database for one apply round.
 //!
-//! Writes go into a RocksDB `WriteBatch` and into an in-memory overlay, so that later
-//! entries of the same round read what earlier ones wrote. The round commits as one
-//! batch together with the last-applied log id, which makes an apply round atomic.
+//! Writes go into an in-memory overlay, so that later entries of the same round read what
+//! earlier ones wrote. The round commits as one `WriteBatch` (with the last-applied log id,
+//! which makes an apply round atomic) built from the overlay in key order: RocksDB's
+//! memtable inserts sorted keys next to each other instead of searching from the top of
+//! its skip list for every key, which is most of the cost of a write.
 
 use rocksdb::{DB, Direction, IteratorMode, ReadOptions, WriteBatch};
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,7 +26,6 @@ pub struct Txn<'db> {
     overlay: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     /// Ranges deleted in this round; they hide stored keys (not later pending writes).
     tombstones: Vec<(Vec<u8>, Vec<u8>)>,
-    batch: WriteBatch,
     /// Queues that gained receivable messages in this round (long polls to wake).
     touched: BTreeSet<u64>,
 }
@@ -36,23 +37,19 @@ impl<'db> Txn<'db> {
             overlay: BTreeMap::new(),
             tombstones: Vec::new(),
             touched: BTreeSet::new(),
-            batch: WriteBatch::default(),
         }
     }
 
     pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
-        self.batch.put(&key, &value);
         self.overlay.insert(key, Some(value));
     }
 
     pub fn delete(&mut self, key: Vec<u8>) {
-        self.batch.delete(&key);
         self.overlay.insert(key, None);
     }
 
     /// Deletes every key in `[start, end)`, including keys written earlier in this round.
     pub fn delete_range(&mut self, start: &[u8], end: &[u8]) {
-        self.batch.delete_range(start, end);
         for (_, v) in self.overlay.range_mut(start.to_vec()..end.to_vec()) {
             *v = None;
         }
@@ -73,12 +70,24 @@ impl<'db> Txn<'db> {
 
     /// Consumes the transaction, returning the batch to write.
     pub fn into_batch(self) -> WriteBatch {
-        self.batch
+        self.into_parts().0
     }
 
-    /// Consumes the transaction, returning the batch and the touched queues.
+    /// Consumes the transaction, returning the batch and the touched queues. Range
+    /// deletes come first, so writes made after them in the round survive them; the
+    /// remaining writes follow in key order.
     pub fn into_parts(self) -> (WriteBatch, BTreeSet<u64>) {
-        (self.batch, self.touched)
+        let mut batch = WriteBatch::default();
+        for (start, end) in &self.tombstones {
+            batch.delete_range(start, end);
+        }
+        for (key, value) in &self.overlay {
+            match value {
+                Some(value) => batch.put(key, value),
+                None => batch.delete(key),
+            }
+        }
+        (batch, self.touched)
     }
 }
 
@@ -217,7 +226,16 @@ mod tests {
         txn.delete_range(b"k", b"l");
         assert!(txn.scan(b"k", b"l", 10).unwrap().is_empty());
         assert_eq!(txn.get(b"z").unwrap(), Some(b"z".to_vec()));
+        // Written after the range delete of the same round: survives the commit.
+        txn.put(b"k4".to_vec(), b"4".to_vec());
+        assert_eq!(txn.get(b"k4").unwrap(), Some(b"4".to_vec()));
         db.write(txn.into_batch()).unwrap();
-        assert_eq!(DbRead(&db).scan(b"a", b"zz", 10).unwrap().len(), 1);
+        let stored: Vec<Vec<u8>> = DbRead(&db)
+            .scan(b"a", b"zz", 10)
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(stored, vec![b"k4".to_vec(), b"z".to_vec()]);
     }
 }
