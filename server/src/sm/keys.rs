@@ -17,6 +17,7 @@
 //! | `x`    | queue id, dedup scope key             | FIFO deduplication record |
 //! | `y`    | queue id, expiry ms, `x` key          | empty: FIFO dedup expiry index |
 //! | `k`    | source queue id, task id              | message move task |
+//! | `f`    | queue id                              | receive floor: no `v` entry sorts below this ms |
 
 /// Prefix of state-machine metadata keys.
 pub const META: u8 = 0x00;
@@ -45,6 +46,8 @@ pub const FIFO_DEDUP: u8 = b'x';
 pub const FIFO_DEDUP_EXPIRY: u8 = b'y';
 /// Prefix of message move tasks.
 pub const MOVE_TASK: u8 = b'k';
+/// Prefix of per-queue receive floors.
+pub const RECEIVE_FLOOR: u8 = b'f';
 
 pub const META_LAST_APPLIED: &[u8] = b"\x00meta/last_applied";
 pub const META_MEMBERSHIP: &[u8] = b"\x00meta/membership";
@@ -84,6 +87,11 @@ pub fn parse_dedup_expiry(key: &[u8]) -> Option<(u64, Vec<u8>)> {
 /// Key of a queue's counters.
 pub fn counters(queue_id: u64) -> Vec<u8> {
     prefixed(COUNTERS, &[&queue_id.to_be_bytes()])
+}
+
+/// Key of a queue's receive floor.
+pub fn receive_floor(queue_id: u64) -> Vec<u8> {
+    prefixed(RECEIVE_FLOOR, &[&queue_id.to_be_bytes()])
 }
 
 /// Key of a message move task.

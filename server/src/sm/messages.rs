@@ -16,6 +16,7 @@ use super::command::{
     SentMessage, VisibilityEntry,
 };
 use super::keys::{self, GROUP, RETENTION, VISIBLE, WAITING};
+use super::receive_floor;
 use super::txn::{StateRead, Txn};
 use crate::codec::{decode, encode};
 use crate::error::{ErrorCode, SqsError};
@@ -147,7 +148,7 @@ fn insert(txn: &mut Txn<'_>, queue: &QueueRecord, seq: u64, m: &MessageRecord) -
     let id = queue.id;
     txn.put(keys::message(id, seq), encode(m)?);
     if m.listed {
-        txn.put(keys::timed(VISIBLE, id, m.visible_at_ms, seq), Vec::new());
+        receive_floor::list(txn, id, m.visible_at_ms, seq)?;
     }
     if is_waiting(m.state) {
         txn.put(keys::timed(WAITING, id, m.visible_at_ms, seq), Vec::new());
@@ -172,10 +173,7 @@ fn update(
         txn.delete(keys::timed(VISIBLE, queue_id, old.visible_at_ms, seq));
     }
     if new.listed && (!old.listed || moved) {
-        txn.put(
-            keys::timed(VISIBLE, queue_id, new.visible_at_ms, seq),
-            Vec::new(),
-        );
+        receive_floor::list(txn, queue_id, new.visible_at_ms, seq)?;
     }
     if is_waiting(old.state) && (!is_waiting(new.state) || moved) {
         txn.delete(keys::timed(WAITING, queue_id, old.visible_at_ms, seq));
@@ -512,11 +510,12 @@ pub fn receive(
         MAX_IN_FLIGHT
     };
     let wanted = (max as usize).min(tokens.len());
-    let start = keys::queue_start(VISIBLE, queue.id);
-    let end = keys::timed(VISIBLE, queue.id, now.saturating_add(1), 0);
+    let (start, end) = receive_floor::visible_range(txn, queue.id, now)?;
+    let heads = txn.scan(&start, &end, wanted + 64)?;
+    receive_floor::advance(txn, queue.id, now, heads.first().map(|(k, _)| k.as_slice()))?;
     let mut received: Vec<ReceivedMessage> = Vec::new();
     let mut over_limit = false;
-    'heads: for (key, _) in txn.scan(&start, &end, wanted + 64)? {
+    'heads: for (key, _) in heads {
         let Some((_, head_seq)) = keys::parse_timed(&key) else {
             continue;
         };
@@ -758,6 +757,7 @@ pub fn drop_queue(txn: &mut Txn<'_>, queue_id: u64) {
         txn.delete_range(&start, &end);
     }
     txn.delete(keys::counters(queue_id));
+    txn.delete(keys::receive_floor(queue_id));
 }
 
 /// Housekeeping for one queue: expires messages past retention and FIFO dedup records,
@@ -839,8 +839,7 @@ pub fn visible_messages(
     now: u64,
     limit: usize,
 ) -> io::Result<Vec<(u64, MessageRecord)>> {
-    let start = keys::queue_start(VISIBLE, queue_id);
-    let end = keys::timed(VISIBLE, queue_id, now.saturating_add(1), 0);
+    let (start, end) = receive_floor::visible_range(txn, queue_id, now)?;
     let mut out = Vec::new();
     for (key, _) in txn.scan(&start, &end, limit)? {
         if let Some((_, seq)) = keys::parse_timed(&key)
@@ -854,8 +853,7 @@ pub fn visible_messages(
 
 /// Whether a queue has a message receivable at `now` (a cheap local pre-check).
 pub fn has_visible(state: &impl StateRead, queue_id: u64, now: u64) -> io::Result<bool> {
-    let start = keys::queue_start(VISIBLE, queue_id);
-    let end = keys::timed(VISIBLE, queue_id, now.saturating_add(1), 0);
+    let (start, end) = receive_floor::visible_range(state, queue_id, now)?;
     Ok(!state.scan(&start, &end, 1)?.is_empty())
 }
 
@@ -863,7 +861,7 @@ pub fn has_visible(state: &impl StateRead, queue_id: u64, now: u64) -> io::Resul
 mod tests {
     use super::*;
     use crate::sm::apply::apply_command;
-    use crate::sm::command::{Command, Op, ReadOp, ReceiptHandle};
+    use crate::sm::command::{Command, Op, ReadOp, ReceiptHandle, VisibilityEntry};
     use crate::sm::read::{ReadContext, execute};
     use crate::sm::txn::DbRead;
     use rocksdb::DB;
@@ -1182,6 +1180,77 @@ mod tests {
         .unwrap();
         assert!(f.receive(3, 10, None).is_empty());
         assert_eq!(f.counts(), counts(0, 0, 0));
+    }
+
+    fn floor_of(f: &Fixture, queue: &str) -> u64 {
+        let db = DbRead(&f.db);
+        let id = catalog::load(&db, queue).unwrap().unwrap().id;
+        receive_floor::get(&db, id).unwrap()
+    }
+
+    #[test]
+    fn receive_floor_follows_the_head_and_never_hides_a_receivable_message() {
+        let mut f = Fixture::new(&[]);
+        assert_eq!(floor_of(&f, "q"), 0);
+        f.send(1_000, "a", None).unwrap();
+        f.send(1_000, "b", None).unwrap();
+        let a = f.receive(2_000, 1, Some(30)).remove(0);
+        assert_eq!((a.body.as_str(), floor_of(&f, "q")), ("a", 1_000));
+        assert_eq!(f.receive(3_000, 10, Some(30))[0].body, "b");
+        // Nothing receivable up to 4 s: the floor moves to the receive time.
+        assert!(f.receive(4_000, 10, None).is_empty());
+        assert_eq!(floor_of(&f, "q"), 4_000);
+        // Entries listed later sort at or above it: a message made visible again, a new one.
+        f.run(
+            5_000,
+            Op::ChangeVisibility {
+                queue: "q".into(),
+                entries: vec![VisibilityEntry {
+                    id: "v".into(),
+                    handle: a.handle,
+                    timeout_seconds: 0,
+                }],
+            },
+        )
+        .unwrap();
+        f.send(5_000, "c", None).unwrap();
+        let bodies: Vec<String> = f
+            .receive(5_000, 10, None)
+            .into_iter()
+            .map(|m| m.body)
+            .collect();
+        assert_eq!(bodies, ["a", "c"]);
+        assert_eq!(floor_of(&f, "q"), 5_000);
+    }
+
+    #[test]
+    fn fifo_head_listed_below_the_receive_floor_lowers_it() {
+        let mut f = fifo_fixture(&[]);
+        fifo_send(
+            &mut f,
+            1,
+            vec![fifo("a", "a1", Some("1")), fifo("a", "a2", Some("2"))],
+        );
+        fifo_send(&mut f, 5, vec![fifo("b", "b1", Some("3"))]);
+        assert_eq!(fifo_receive(&mut f, 6, 1, None)[0].body, "a1");
+        assert_eq!(fifo_receive(&mut f, 7, 1, None)[0].body, "b1");
+        assert!(fifo_receive(&mut f, 8, 10, None).is_empty());
+        assert_eq!(floor_of(&f, "f.fifo"), 8);
+        // Deleting a1 makes a2, sent at 1 ms, its group's head: listed below the floor.
+        let handle = got_handle(&f, "a1");
+        f.run(
+            9,
+            Op::DeleteMessages {
+                queue: "f.fifo".into(),
+                entries: vec![HandleEntry {
+                    id: "d".into(),
+                    handle,
+                }],
+            },
+        )
+        .unwrap();
+        assert_eq!(floor_of(&f, "f.fifo"), 1);
+        assert_eq!(fifo_receive(&mut f, 10, 10, None)[0].body, "a2");
     }
 
     fn fifo(group: &str, body: &str, dedup: Option<&str>) -> SendEntry {

@@ -9,4 +9,5 @@ pub mod keys;
 pub mod messages;
 pub mod move_tasks;
 pub mod read;
+pub mod receive_floor;
 pub mod txn;

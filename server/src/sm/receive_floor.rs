@@ -1,0 +1,75 @@
+//! A queue's receive floor: a time below which its receive-order index (`v`) holds no
+//! entry, so receive scans start there instead of at the queue's first key.
+//!
+//! Received and deleted messages leave RocksDB tombstones at the head of the index until
+//! compaction drops them; a scan from the queue's first key would step over every one of
+//! them. Each receive raises the floor to the first entry it finds; the rare listing of an
+//! entry below it (a FIFO message that becomes its group's head keeps its send time)
+//! lowers it. Entries are otherwise listed at or after the apply clock, which never goes
+//! back, so a floor at or below that clock stays true. The floor is ordinary replicated
+//! state, written in the same round as the entries it describes.
+
+use super::keys::{self, VISIBLE};
+use super::txn::{StateRead, Txn};
+use std::io;
+
+/// The queue's floor in ms (0 when none was recorded).
+pub fn get(state: &impl StateRead, queue_id: u64) -> io::Result<u64> {
+    let Some(bytes) = state.get(&keys::receive_floor(queue_id))? else {
+        return Ok(0);
+    };
+    let raw: [u8; 8] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| io::Error::other(format!("bad receive floor of queue {queue_id}")))?;
+    Ok(u64::from_be_bytes(raw))
+}
+
+fn set(txn: &mut Txn<'_>, queue_id: u64, at_ms: u64) {
+    txn.put(keys::receive_floor(queue_id), at_ms.to_be_bytes().to_vec());
+}
+
+/// The receive-order entries that may be receivable at `now`: the range from the floor up
+/// to and including `now`, as (start, end) keys.
+pub fn visible_range(
+    state: &impl StateRead,
+    queue_id: u64,
+    now: u64,
+) -> io::Result<(Vec<u8>, Vec<u8>)> {
+    let floor = get(state, queue_id)?;
+    Ok((
+        keys::timed(VISIBLE, queue_id, floor, 0),
+        keys::timed(VISIBLE, queue_id, now.saturating_add(1), 0),
+    ))
+}
+
+/// Lists message `seq` in the receive-order index at `at_ms`, lowering the floor if the
+/// entry sorts below it.
+pub fn list(txn: &mut Txn<'_>, queue_id: u64, at_ms: u64, seq: u64) -> io::Result<()> {
+    txn.put(keys::timed(VISIBLE, queue_id, at_ms, seq), Vec::new());
+    if at_ms < get(txn, queue_id)? {
+        set(txn, queue_id, at_ms);
+    }
+    Ok(())
+}
+
+/// Before a receive at `now` consumes anything, raises the floor to the first entry its
+/// scan of [`visible_range`] found, or to `now` when it found none. Entries the receive
+/// then lists below the new floor lower it again through [`list`].
+pub fn advance(
+    txn: &mut Txn<'_>,
+    queue_id: u64,
+    now: u64,
+    first_scanned: Option<&[u8]>,
+) -> io::Result<()> {
+    let floor = match first_scanned {
+        Some(key) => keys::parse_timed(key).map(|(at, _)| at).ok_or_else(|| {
+            io::Error::other(format!("bad receive-order key of queue {queue_id}"))
+        })?,
+        None => now,
+    };
+    if floor > get(txn, queue_id)? {
+        set(txn, queue_id, floor);
+    }
+    Ok(())
+}
