@@ -148,7 +148,7 @@ fn insert(txn: &mut Txn<'_>, queue: &QueueRecord, seq: u64, m: &MessageRecord) -
     let id = queue.id;
     txn.put(keys::message(id, seq), encode(m)?);
     if m.listed {
-        receive_floor::list(txn, id, m.visible_at_ms, seq)?;
+        txn.put(keys::timed(VISIBLE, id, m.visible_at_ms, seq), Vec::new());
     }
     if is_waiting(m.state) {
         txn.put(keys::timed(WAITING, id, m.visible_at_ms, seq), Vec::new());
@@ -173,7 +173,10 @@ fn update(
         txn.delete(keys::timed(VISIBLE, queue_id, old.visible_at_ms, seq));
     }
     if new.listed && (!old.listed || moved) {
-        receive_floor::list(txn, queue_id, new.visible_at_ms, seq)?;
+        txn.put(
+            keys::timed(VISIBLE, queue_id, new.visible_at_ms, seq),
+            Vec::new(),
+        );
     }
     if is_waiting(old.state) && (!is_waiting(new.state) || moved) {
         txn.delete(keys::timed(WAITING, queue_id, old.visible_at_ms, seq));
@@ -239,6 +242,8 @@ fn promote_head(txn: &mut Txn<'_>, queue: &QueueRecord, group: &str) -> io::Resu
             ..old.clone()
         };
         update(txn, queue.id, seq, &old, &new)?;
+        // Listed at its send time, which may sort below the receive floor.
+        receive_floor::lower_to(txn, queue.id, new.visible_at_ms)?;
         if !is_waiting(new.state) {
             txn.touch(queue.id);
         }
@@ -823,6 +828,11 @@ pub fn housekeep(
 
 /// When the earliest waiting message of a queue turns visible (for long-poll wake-ups).
 pub fn next_due_ms(state: &impl StateRead, queue_id: u64) -> io::Result<Option<u64>> {
+    let c = counters(state, queue_id)?;
+    if c.in_flight == 0 && c.delayed == 0 {
+        // Nothing waits: skip the scan over tombstones of deleted in-flight messages.
+        return Ok(None);
+    }
     let start = keys::queue_start(WAITING, queue_id);
     let end = keys::queue_start(WAITING, queue_id + 1);
     Ok(state

@@ -43,10 +43,9 @@ pub fn visible_range(
     ))
 }
 
-/// Lists message `seq` in the receive-order index at `at_ms`, lowering the floor if the
-/// entry sorts below it.
-pub fn list(txn: &mut Txn<'_>, queue_id: u64, at_ms: u64, seq: u64) -> io::Result<()> {
-    txn.put(keys::timed(VISIBLE, queue_id, at_ms, seq), Vec::new());
+/// Makes room for an entry listed at `at_ms`, below the apply clock (a FIFO message that
+/// becomes its group's head keeps its send time): lowers the floor if it is above.
+pub fn lower_to(txn: &mut Txn<'_>, queue_id: u64, at_ms: u64) -> io::Result<()> {
     if at_ms < get(txn, queue_id)? {
         set(txn, queue_id, at_ms);
     }
@@ -55,7 +54,7 @@ pub fn list(txn: &mut Txn<'_>, queue_id: u64, at_ms: u64, seq: u64) -> io::Resul
 
 /// Before a receive at `now` consumes anything, raises the floor to the first entry its
 /// scan of [`visible_range`] found, or to `now` when it found none. Entries the receive
-/// then lists below the new floor lower it again through [`list`].
+/// then lists below the new floor lower it again through [`lower_to`].
 pub fn advance(
     txn: &mut Txn<'_>,
     queue_id: u64,
