@@ -515,9 +515,10 @@ pub fn receive(
         MAX_IN_FLIGHT
     };
     let wanted = (max as usize).min(tokens.len());
-    let (start, end) = receive_floor::visible_range(txn, queue.id, now)?;
-    let heads = txn.scan(&start, &end, wanted + 64)?;
-    receive_floor::advance(txn, queue.id, now, heads.first().map(|(k, _)| k.as_slice()))?;
+    let range = receive_floor::visible_range(txn, queue.id, now)?;
+    let heads = txn.scan(&range.start, &range.end, wanted + 64)?;
+    let first = heads.first().map(|(k, _)| k.as_slice());
+    receive_floor::advance(txn, queue.id, now, &range, first)?;
     let mut received: Vec<ReceivedMessage> = Vec::new();
     let mut over_limit = false;
     'heads: for (key, _) in heads {
@@ -849,9 +850,9 @@ pub fn visible_messages(
     now: u64,
     limit: usize,
 ) -> io::Result<Vec<(u64, MessageRecord)>> {
-    let (start, end) = receive_floor::visible_range(txn, queue_id, now)?;
+    let range = receive_floor::visible_range(txn, queue_id, now)?;
     let mut out = Vec::new();
-    for (key, _) in txn.scan(&start, &end, limit)? {
+    for (key, _) in txn.scan(&range.start, &range.end, limit)? {
         if let Some((_, seq)) = keys::parse_timed(&key)
             && let Some(m) = load(txn, queue_id, seq)?
         {
@@ -863,8 +864,8 @@ pub fn visible_messages(
 
 /// Whether a queue has a message receivable at `now` (a cheap local pre-check).
 pub fn has_visible(state: &impl StateRead, queue_id: u64, now: u64) -> io::Result<bool> {
-    let (start, end) = receive_floor::visible_range(state, queue_id, now)?;
-    Ok(!state.scan(&start, &end, 1)?.is_empty())
+    let range = receive_floor::visible_range(state, queue_id, now)?;
+    Ok(!state.scan(&range.start, &range.end, 1)?.is_empty())
 }
 
 #[cfg(test)]

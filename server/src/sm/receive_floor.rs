@@ -11,54 +11,59 @@
 
 use super::keys::{self, VISIBLE};
 use super::txn::{StateRead, Txn};
+use crate::codec::{decode, encode};
 use std::io;
 
 /// The queue's floor in ms (0 when none was recorded).
 pub fn get(state: &impl StateRead, queue_id: u64) -> io::Result<u64> {
-    let Some(bytes) = state.get(&keys::receive_floor(queue_id))? else {
-        return Ok(0);
-    };
-    let raw: [u8; 8] = bytes
-        .as_slice()
-        .try_into()
-        .map_err(|_| io::Error::other(format!("bad receive floor of queue {queue_id}")))?;
-    Ok(u64::from_be_bytes(raw))
+    state
+        .get(&keys::receive_floor(queue_id))?
+        .map_or(Ok(0), |bytes| decode(&bytes))
 }
 
-fn set(txn: &mut Txn<'_>, queue_id: u64, at_ms: u64) {
-    txn.put(keys::receive_floor(queue_id), at_ms.to_be_bytes().to_vec());
+fn set(txn: &mut Txn<'_>, queue_id: u64, at_ms: u64) -> io::Result<()> {
+    txn.put(keys::receive_floor(queue_id), encode(&at_ms)?);
+    Ok(())
 }
 
 /// The receive-order entries that may be receivable at `now`: the range from the floor up
-/// to and including `now`, as (start, end) keys.
-pub fn visible_range(
-    state: &impl StateRead,
-    queue_id: u64,
-    now: u64,
-) -> io::Result<(Vec<u8>, Vec<u8>)> {
+/// to and including `now`.
+pub struct VisibleRange {
+    /// The floor the range starts at.
+    pub floor: u64,
+    /// First key of the range (inclusive).
+    pub start: Vec<u8>,
+    /// Key just past `now` (exclusive).
+    pub end: Vec<u8>,
+}
+
+/// The queue's [`VisibleRange`] at `now`.
+pub fn visible_range(state: &impl StateRead, queue_id: u64, now: u64) -> io::Result<VisibleRange> {
     let floor = get(state, queue_id)?;
-    Ok((
-        keys::timed(VISIBLE, queue_id, floor, 0),
-        keys::timed(VISIBLE, queue_id, now.saturating_add(1), 0),
-    ))
+    Ok(VisibleRange {
+        floor,
+        start: keys::timed(VISIBLE, queue_id, floor, 0),
+        end: keys::timed(VISIBLE, queue_id, now.saturating_add(1), 0),
+    })
 }
 
 /// Makes room for an entry listed at `at_ms`, below the apply clock (a FIFO message that
 /// becomes its group's head keeps its send time): lowers the floor if it is above.
 pub fn lower_to(txn: &mut Txn<'_>, queue_id: u64, at_ms: u64) -> io::Result<()> {
     if at_ms < get(txn, queue_id)? {
-        set(txn, queue_id, at_ms);
+        set(txn, queue_id, at_ms)?;
     }
     Ok(())
 }
 
-/// Before a receive at `now` consumes anything, raises the floor to the first entry its
-/// scan of [`visible_range`] found, or to `now` when it found none. Entries the receive
-/// then lists below the new floor lower it again through [`lower_to`].
+/// Before a receive at `now` consumes anything, raises the floor of `range` to the first
+/// entry its scan found, or to `now` when it found none. Entries the receive then lists
+/// below the new floor lower it again through [`lower_to`].
 pub fn advance(
     txn: &mut Txn<'_>,
     queue_id: u64,
     now: u64,
+    range: &VisibleRange,
     first_scanned: Option<&[u8]>,
 ) -> io::Result<()> {
     let floor = match first_scanned {
@@ -67,8 +72,8 @@ pub fn advance(
         })?,
         None => now,
     };
-    if floor > get(txn, queue_id)? {
-        set(txn, queue_id, floor);
+    if floor > range.floor {
+        set(txn, queue_id, floor)?;
     }
     Ok(())
 }
