@@ -35,7 +35,7 @@ fn receive_attempt(
 ) -> io::Result<CommandResult> {
     let scope = format!("ReceiveRequestAttemptId:{}", queue.id);
     if let Some(recorded) = dedup::lookup(txn, &scope, attempt, now_ms)? {
-        return Ok(recorded);
+        return messages::still_held(txn, now_ms, recorded);
     }
     let result = receive(txn)?;
     if matches!(&result, Ok(Output::Received(m)) if !m.is_empty()) {
@@ -62,7 +62,10 @@ pub fn apply_command(
     let action = command.op.action();
     let dedup = command.op.deduplicated();
     if dedup && let Some(recorded) = dedup::lookup(txn, action, &command.request_id, now_ms)? {
-        return Ok(recorded);
+        return match command.op {
+            Op::ReceiveMessages { .. } => messages::still_held(txn, now_ms, recorded),
+            _ => Ok(recorded),
+        };
     }
     let result = match &command.op {
         Op::CreateQueue {

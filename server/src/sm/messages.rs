@@ -620,6 +620,25 @@ pub fn receive(
     Ok(Ok(Output::Received(received)))
 }
 
+/// A replayed receive answer (a retried request or ReceiveRequestAttemptId): keeps only
+/// the messages still in flight under the handle the answer carries. A message deleted,
+/// released, timed out or received again since must not come back under its old handle:
+/// the caller would hold a handle that no longer works while taking the current one for
+/// stale.
+pub fn still_held(txn: &Txn<'_>, now: u64, answer: CommandResult) -> io::Result<CommandResult> {
+    let Ok(Output::Received(messages)) = answer else {
+        return Ok(answer);
+    };
+    let mut held = Vec::with_capacity(messages.len());
+    for m in messages {
+        let current = load(txn, m.handle.queue_id, m.handle.seq)?;
+        if current.is_some_and(|c| c.token == m.handle.token && c.visible_at_ms > now) {
+            held.push(m);
+        }
+    }
+    Ok(Ok(Output::Received(held)))
+}
+
 /// The sequence number after `seq` in a FIFO group.
 fn next_in_group(txn: &Txn<'_>, queue_id: u64, group: &str, seq: u64) -> io::Result<Option<u64>> {
     let start = keys::group_member(queue_id, group, seq.saturating_add(1));
@@ -912,8 +931,14 @@ mod tests {
 
         fn run(&mut self, now: u64, op: Op) -> CommandResult {
             self.next += 1;
+            let request_id = format!("r{}", self.next);
+            self.run_as(&request_id, now, op)
+        }
+
+        /// Applies `op` under a chosen request id (a retry reuses one).
+        fn run_as(&mut self, request_id: &str, now: u64, op: Op) -> CommandResult {
             let command = Command {
-                request_id: format!("r{}", self.next),
+                request_id: request_id.into(),
                 time_ms: now,
                 op,
             };
@@ -992,6 +1017,48 @@ mod tests {
 
     fn counts(v: u64, nv: u64, d: u64) -> (String, String, String) {
         (v.to_string(), nv.to_string(), d.to_string())
+    }
+
+    #[test]
+    fn a_replayed_receive_returns_only_messages_still_held_under_its_handles() {
+        let mut f = Fixture::new(&[]);
+        f.send(1_000, "a", None).unwrap();
+        f.send(1_000, "b", None).unwrap();
+        let receive = |f: &mut Fixture, now| {
+            let op = Op::ReceiveMessages {
+                queue: "q".into(),
+                max: 10,
+                visibility_timeout: Some(1),
+                attempt_id: None,
+                tokens: vec![11, 13],
+            };
+            match f.run_as("retried", now, op) {
+                Ok(Output::Received(m)) => m,
+                other => panic!("receive: {other:?}"),
+            }
+        };
+        let first = receive(&mut f, 1_000);
+        assert_eq!(first.len(), 2);
+        assert_eq!(receive(&mut f, 1_100), first, "a retry replays the answer");
+        f.run(
+            1_200,
+            Op::DeleteMessages {
+                queue: "q".into(),
+                entries: vec![HandleEntry {
+                    id: "x".into(),
+                    handle: first[0].handle,
+                }],
+            },
+        )
+        .unwrap();
+        assert_eq!(receive(&mut f, 1_300), first[1..], "a deleted message is left out");
+        // Once the visibility timeout ran out and another receive took the message, the
+        // old handle must not come back: its holder would take the new one for stale.
+        let again = f.receive(2_001, 10, Some(30));
+        assert_eq!(again.len(), 1);
+        assert_ne!(again[0].handle, first[1].handle);
+        assert!(receive(&mut f, 2_100).is_empty());
+        assert_eq!(f.counts(), counts(0, 1, 0));
     }
 
     #[test]
@@ -1486,6 +1553,21 @@ mod tests {
         assert_eq!(first.len(), 1);
         assert_eq!(first, retry);
         assert!(fifo_receive(&mut f, 4, 10, Some("attempt-2")).is_empty());
+        f.run(
+            5,
+            Op::DeleteMessages {
+                queue: "f.fifo".into(),
+                entries: vec![HandleEntry {
+                    id: "x".into(),
+                    handle: first[0].handle,
+                }],
+            },
+        )
+        .unwrap();
+        assert!(
+            fifo_receive(&mut f, 6, 10, Some("attempt-1")).is_empty(),
+            "a deleted message is not replayed"
+        );
     }
 
     #[test]
