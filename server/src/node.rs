@@ -13,6 +13,7 @@ use crate::error::{SqsError, SqsResult};
 use crate::http::client::InternalClient;
 use crate::metrics::RequestMetrics;
 use crate::raft::Raft;
+use crate::raft::group_commit::GroupCommit;
 use crate::raft::state_machine::StateMachineStore;
 use crate::sm::command::{Command, CommandResult, Op, Output, ReadOp};
 use crate::sm::read::{self, ReadContext};
@@ -21,7 +22,6 @@ use crate::sm::{catalog, messages};
 use bytes::Bytes;
 use openraft::Instant as _;
 use openraft::async_runtime::WatchReceiver;
-use openraft::error::{ClientWriteError, RaftError};
 use openraft::{BasicNode, ReadPolicy, ServerState};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -36,7 +36,7 @@ pub const FORWARD_READ: &str = "/forward/read";
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What a node answers to a forwarded request.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum ForwardReply {
     /// The request ran here; this is its result.
     Done(CommandResult),
@@ -50,6 +50,8 @@ pub struct Node {
     /// SigV4 verifier of SQS requests.
     pub verifier: crate::auth::Verifier,
     pub raft: Raft,
+    /// Merges this node's proposals into shared entries while it leads.
+    pub group_commit: GroupCommit,
     pub sm: StateMachineStore,
     pub client: InternalClient,
     pub metrics: RequestMetrics,
@@ -237,23 +239,10 @@ impl Node {
         }
     }
 
-    /// Proposes a command on this node, which believes it leads.
+    /// Proposes a command on this node, which believes it leads (group commit merges it
+    /// with concurrent proposals).
     pub async fn write_local(&self, command: Command) -> ForwardReply {
-        match self.raft.client_write(command).await {
-            Ok(response) => ForwardReply::Done(response.data.0),
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
-                ForwardReply::NotLeader(f.leader_id.zip(f.leader_node).map(|(node_id, node)| {
-                    Member {
-                        node_id,
-                        addr: node.addr,
-                    }
-                }))
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "client write failed");
-                ForwardReply::NotLeader(None)
-            }
-        }
+        self.group_commit.propose(command).await
     }
 
     /// Serves a read on this node after confirming leadership (lease, else read index).

@@ -6,6 +6,7 @@ use crate::http::{internal, serve, sqs};
 use crate::metrics::RequestMetrics;
 use crate::node::{Node, raft_config};
 use crate::raft::Raft;
+use crate::raft::group_commit::GroupCommit;
 use crate::raft::log_store::LogStore;
 use crate::raft::network::NetworkFactory;
 use crate::raft::state_machine::StateMachineStore;
@@ -65,6 +66,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         node: Arc::new(Node {
             verifier: crate::auth::Verifier::new(credentials, config.region.clone(), "sqs"),
             config,
+            group_commit: GroupCommit::start(raft.clone()),
             raft,
             sm,
             client,

@@ -2,6 +2,7 @@
 //! hyper transport between nodes.
 
 mod db_options;
+pub mod group_commit;
 pub mod log_store;
 pub mod network;
 pub mod rpc;

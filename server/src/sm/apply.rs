@@ -121,6 +121,13 @@ pub fn apply_command(
         }
         Op::TagQueue { name, tags } => catalog::tag(txn, name, tags)?,
         Op::UntagQueue { name, keys } => catalog::untag(txn, name, keys)?,
+        Op::Group(commands) => {
+            let mut results = Vec::with_capacity(commands.len());
+            for command in commands {
+                results.push(apply_command(txn, now_ms, command)?);
+            }
+            Ok(Output::Group(results))
+        }
         Op::Housekeeping => {
             let mut budget = HOUSEKEEPING_BUDGET.saturating_sub(dedup::expire(txn, now_ms)?);
             for queue in catalog::all(txn)? {
@@ -229,6 +236,51 @@ mod tests {
         assert!(
             results_a.iter().any(|r| r.is_err()),
             "the mix exercises failures too"
+        );
+    }
+
+    #[test]
+    fn a_group_applies_like_its_commands_alone_and_dedups_each() {
+        let mut commands: Vec<Command> = (0..30)
+            .map(|i| {
+                let id = format!("r{i}");
+                match i % 3 {
+                    0 => cmd(&id, 5_000, create(&format!("q{}", i % 4))),
+                    1 => cmd(
+                        &id,
+                        5_000,
+                        Op::TagQueue {
+                            name: format!("q{}", i % 4),
+                            tags: BTreeMap::from([(format!("k{i}"), "v".into())]),
+                        },
+                    ),
+                    _ => cmd(
+                        &id,
+                        5_000,
+                        Op::DeleteQueue {
+                            name: format!("q{}", i % 2),
+                        },
+                    ),
+                }
+            })
+            .collect();
+        // A retry of the first command lands in the same group.
+        commands.push(commands[0].clone());
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (db_a, db_b) = (open(a.path()), open(b.path()));
+        let alone = apply_all(&db_a, &commands, 4);
+        let group = cmd("group-of-31", 5_000, Op::Group(commands.clone()));
+        let grouped = apply_all(&db_b, &[group], 1);
+        assert_eq!(grouped, vec![Ok(Output::Group(alone.clone()))]);
+        assert_eq!(dump(&db_a), dump(&db_b));
+        assert_eq!(
+            alone.first(),
+            alone.last(),
+            "the retry got the recorded answer"
+        );
+        assert!(
+            alone.iter().any(|r| r.is_err()),
+            "failures stay per command"
         );
     }
 

@@ -100,6 +100,9 @@ pub enum Op {
     /// Leader-proposed housekeeping: expires dedup records and messages past retention,
     /// and moves messages whose delay or visibility timeout ended back to visible.
     Housekeeping,
+    /// Commands merged into one entry by group commit (`raft/group_commit.rs`), applied
+    /// one after another at the entry's time; the result is [`Output::Group`].
+    Group(Vec<Command>),
 }
 
 /// A message attribute value (String, Number or Binary, optionally with a custom suffix).
@@ -252,13 +255,24 @@ impl Op {
             Op::StartMoveTask { .. } => "StartMessageMoveTask",
             Op::CancelMoveTask { .. } => "CancelMessageMoveTask",
             Op::Housekeeping => "Housekeeping",
+            Op::Group(_) => "Group",
+        }
+    }
+
+    /// Bytes of message bodies this operation carries (what makes an entry large).
+    pub fn payload_bytes(&self) -> u64 {
+        match self {
+            Op::SendMessages { entries, .. } => entries.iter().map(|e| e.size).sum(),
+            Op::Group(commands) => commands.iter().map(|c| c.op.payload_bytes()).sum(),
+            _ => 0,
         }
     }
 
     /// Whether a replay of the same request id must return the recorded response.
-    /// Housekeeping is idempotent by itself and never recorded.
+    /// Housekeeping is idempotent by itself and never recorded; a group's commands are
+    /// recorded one by one.
     pub fn deduplicated(&self) -> bool {
-        !matches!(self, Op::Housekeeping)
+        !matches!(self, Op::Housekeeping | Op::Group(_))
     }
 }
 
@@ -325,6 +339,8 @@ pub enum Output {
         successful: Vec<String>,
         failed: Vec<BatchFailure>,
     },
+    /// The results of an [`Op::Group`], one per command, in order.
+    Group(Vec<CommandResult>),
 }
 
 /// What applying a command returns; recorded verbatim in the dedup table.

@@ -1051,7 +1051,11 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!(receive(&mut f, 1_300), first[1..], "a deleted message is left out");
+        assert_eq!(
+            receive(&mut f, 1_300),
+            first[1..],
+            "a deleted message is left out"
+        );
         // Once the visibility timeout ran out and another receive took the message, the
         // old handle must not come back: its holder would take the new one for stale.
         let again = f.receive(2_001, 10, Some(30));
