@@ -4,7 +4,8 @@
 use anyhow::{Context, Result, anyhow, bail};
 use sqsraft_server::admin_types::{ClusterStatus, InitRequest, Member};
 use sqsraft_server::codec;
-use sqsraft_server::node::{FORWARD_WRITE, ForwardReply};
+use sqsraft_server::http::forward::FORWARD_WRITE;
+use sqsraft_server::node::ForwardReply;
 use sqsraft_server::sm::command::Command as SqsCommand;
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -11,6 +11,8 @@ pub mod api;
 #[cfg(feature = "node")]
 pub mod auth;
 #[cfg(feature = "node")]
+pub mod batcher;
+#[cfg(feature = "node")]
 pub mod codec;
 #[cfg(feature = "node")]
 pub mod config;

@@ -7,10 +7,11 @@
 //! state machine's dedup table turns an ambiguous outcome into exactly-once.
 
 use crate::admin_types::{ClusterStatus, FollowerProgress, Lease, Member, Role};
-use crate::codec::{decode, encode};
+use crate::codec::encode;
 use crate::config::Config;
 use crate::error::{SqsError, SqsResult};
 use crate::http::client::InternalClient;
+use crate::http::forward::{FORWARD_READ, ForwardError, Forwarder, forward_one};
 use crate::metrics::RequestMetrics;
 use crate::raft::Raft;
 use crate::raft::group_commit::GroupCommit;
@@ -26,11 +27,6 @@ use openraft::{BasicNode, ReadPolicy, ServerState};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-/// Internal path of forwarded writes.
-pub const FORWARD_WRITE: &str = "/forward/write";
-/// Internal path of forwarded reads.
-pub const FORWARD_READ: &str = "/forward/read";
 
 /// How often the leader proposes housekeeping (expiry, visibility returns, move tasks).
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(1);
@@ -54,6 +50,8 @@ pub struct Node {
     pub group_commit: GroupCommit,
     pub sm: StateMachineStore,
     pub client: InternalClient,
+    /// Batches the writes this node forwards to the leader.
+    pub forwarder: Forwarder,
     pub metrics: RequestMetrics,
 }
 
@@ -80,24 +78,37 @@ impl Node {
     /// Executes a write, forwarding to the leader and retrying the same command until the
     /// request deadline.
     pub async fn write(&self, command: Command) -> SqsResult<Output> {
-        let body = Bytes::from(encode(&command).map_err(|e| SqsError::internal(e.to_string()))?);
-        self.until_deadline(FORWARD_WRITE, body, || self.write_local(command.clone()))
-            .await
+        self.until_deadline(
+            || self.write_local(command.clone()),
+            |leader, timeout| {
+                let command = command.clone();
+                async move { self.forwarder.write(&leader.addr, command, timeout).await }
+            },
+        )
+        .await
     }
 
     /// Executes a linearizable read on the leader (forwarding as needed).
     pub async fn read(&self, op: ReadOp) -> SqsResult<Output> {
         let body = Bytes::from(encode(&op).map_err(|e| SqsError::internal(e.to_string()))?);
-        self.until_deadline(FORWARD_READ, body, || self.read_local(op.clone()))
-            .await
+        self.until_deadline(
+            || self.read_local(op.clone()),
+            |leader, timeout| {
+                let body = body.clone();
+                async move { forward_one(&self.client, &leader.addr, FORWARD_READ, body, timeout).await }
+            },
+        )
+        .await
     }
 
-    /// Runs `local` when this node leads, forwards `body` to `path` on the leader
-    /// otherwise, and retries both until the deadline.
-    async fn until_deadline<F, Fut>(&self, path: &str, body: Bytes, local: F) -> SqsResult<Output>
+    /// Runs `local` when this node leads, `remote` on the leader otherwise, and retries
+    /// both until the deadline.
+    async fn until_deadline<L, LF, R, RF>(&self, local: L, remote: R) -> SqsResult<Output>
     where
-        F: Fn() -> Fut,
-        Fut: Future<Output = ForwardReply>,
+        L: Fn() -> LF,
+        LF: Future<Output = ForwardReply>,
+        R: Fn(Member, Duration) -> RF,
+        RF: Future<Output = Result<ForwardReply, ForwardError>>,
     {
         let deadline = self.deadline();
         let mut hint: Option<Member> = None;
@@ -115,28 +126,16 @@ impl Node {
                 Some(m) => {
                     let remaining = deadline.saturating_duration_since(Instant::now());
                     let timeout = remaining.min(Duration::from_secs(30));
-                    match self
-                        .client
-                        .post(&m.addr, path, &[], body.clone(), timeout)
-                        .await
-                    {
-                        Ok((status, bytes)) if status.is_success() => {
-                            match decode::<ForwardReply>(&bytes) {
-                                Ok(ForwardReply::Done(result)) => return result,
-                                Ok(ForwardReply::NotLeader(next)) => {
-                                    hint = next.filter(|n| n.node_id != m.node_id)
-                                }
-                                Err(e) => {
-                                    tracing::warn!(leader = m.node_id, error = %e, "bad forward reply")
-                                }
-                            }
+                    let leader_id = m.node_id;
+                    match remote(m, timeout).await {
+                        Ok(ForwardReply::Done(result)) => return result,
+                        Ok(ForwardReply::NotLeader(next)) => {
+                            hint = next.filter(|n| n.node_id != leader_id)
                         }
-                        Ok((status, _)) => {
-                            tracing::warn!(leader = m.node_id, %status, "forward rejected")
+                        Err(ForwardError::Call(e)) => {
+                            tracing::debug!(leader = leader_id, error = %e, "forward failed; retrying")
                         }
-                        Err(e) => {
-                            tracing::debug!(leader = m.node_id, error = %e, "forward failed; retrying")
-                        }
+                        Err(e) => tracing::warn!(leader = leader_id, error = %e, "forward failed"),
                     }
                 }
                 None => {}

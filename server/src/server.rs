@@ -2,6 +2,7 @@
 
 use crate::config::{Config, LogFormat};
 use crate::http::client::InternalClient;
+use crate::http::forward::Forwarder;
 use crate::http::{internal, serve, sqs};
 use crate::metrics::RequestMetrics;
 use crate::node::{Node, raft_config};
@@ -69,6 +70,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             group_commit: GroupCommit::start(raft.clone()),
             raft,
             sm,
+            forwarder: Forwarder::new(client.clone()),
             client,
             metrics: RequestMetrics::default(),
         }),

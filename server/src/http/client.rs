@@ -15,7 +15,7 @@ use std::time::Duration;
 pub type Body = BoxBody<Bytes, io::Error>;
 
 /// Why an internal call failed before a response arrived.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum CallError {
     /// The peer could not be reached or the connection broke: the request may or may not
     /// have been processed.

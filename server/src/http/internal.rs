@@ -2,9 +2,11 @@
 
 use crate::codec::{decode, encode};
 use crate::http::admin;
+use crate::http::forward::{FORWARD_READ, FORWARD_WRITE, FORWARD_WRITES};
 use crate::http::serve::respond;
-use crate::node::{FORWARD_READ, FORWARD_WRITE, Node};
+use crate::node::Node;
 use crate::raft::rpc;
+use crate::sm::command::Command;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full, Limited};
@@ -50,6 +52,13 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>) -> Response<Full<By
     let reply = match path.as_str() {
         FORWARD_WRITE => match decode(&body) {
             Ok(command) => encode(&node.write_local(command).await),
+            Err(e) => Err(e),
+        },
+        FORWARD_WRITES => match decode::<Vec<Command>>(&body) {
+            Ok(commands) => {
+                let proposals = commands.into_iter().map(|c| node.write_local(c));
+                encode(&futures::future::join_all(proposals).await)
+            }
             Err(e) => Err(e),
         },
         FORWARD_READ => match decode(&body) {

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod client;
 pub mod dispatch;
 pub mod edge;
+pub mod forward;
 pub mod internal;
 pub mod receipt;
 pub mod serve;

@@ -1,88 +1,55 @@
 //! Group commit: concurrent proposals on the leader share one Raft entry.
 //!
-//! Proposals queue while up to [`IN_FLIGHT`] entries are being committed; when one
-//! finishes, the next entry takes everything queued (up to [`MAX_COMMANDS`] commands or
-//! about [`MAX_PAYLOAD_BYTES`] of message bodies). An idle leader proposes a lone
+//! Proposals queue while up to four entries are being committed; when one finishes, the
+//! next entry takes everything queued (see [`LIMITS`]). An idle leader proposes a lone
 //! command at once, unchanged; under load one log write, one replication message and one
 //! apply responder serve many requests. Inner commands keep their request ids, so dedup
 //! and retries behave exactly as for commands proposed alone.
 
 use super::Raft;
 use crate::admin_types::Member;
+use crate::batcher::{Batcher, Limits};
 use crate::error::SqsError;
 use crate::node::ForwardReply;
 use crate::sm::command::{Command, CommandResult, Op, Output};
 use openraft::error::{ClientWriteError, RaftError};
-use std::sync::Arc;
-use tokio::sync::{Semaphore, mpsc, oneshot};
 
-/// Entries of merged commands being committed at once.
-pub const IN_FLIGHT: usize = 4;
-/// Most commands in one entry.
-pub const MAX_COMMANDS: usize = 256;
-/// An entry stops taking commands once their message bodies reach this size.
-pub const MAX_PAYLOAD_BYTES: u64 = 4 << 20;
-/// Proposals waiting for an entry; further proposers wait for room.
-const QUEUE: usize = 4096;
-
-struct Proposal {
-    command: Command,
-    reply: oneshot::Sender<ForwardReply>,
-}
+/// How entries are filled: 4 in flight, up to 256 commands or about 4 MiB of message
+/// bodies each.
+const LIMITS: Limits = Limits {
+    in_flight: 4,
+    max_items: 256,
+    max_weight: 4 << 20,
+};
 
 /// The proposing side of a node's group commit.
-#[derive(Clone)]
 pub struct GroupCommit {
-    tx: mpsc::Sender<Proposal>,
+    batcher: Batcher<Command, ForwardReply>,
 }
 
 impl GroupCommit {
     /// Starts the task that merges and proposes this node's commands.
     pub fn start(raft: Raft) -> Self {
-        let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(raft, rx));
-        GroupCommit { tx }
+        let weight = |c: &Command| c.op.payload_bytes();
+        let batcher = Batcher::start(LIMITS, weight, move |commands| {
+            let raft = raft.clone();
+            async move { commit(&raft, commands).await }
+        });
+        GroupCommit { batcher }
     }
 
     /// Proposes `command` (merged with whatever else is waiting) and returns its result,
     /// or where the leader is if this node does not lead.
     pub async fn propose(&self, command: Command) -> ForwardReply {
-        let (reply, answer) = oneshot::channel();
-        if self.tx.send(Proposal { command, reply }).await.is_err() {
-            return ForwardReply::NotLeader(None);
-        }
-        answer.await.unwrap_or(ForwardReply::NotLeader(None))
+        self.batcher
+            .submit(command)
+            .await
+            .unwrap_or(ForwardReply::NotLeader(None))
     }
 }
 
-async fn run(raft: Raft, mut rx: mpsc::Receiver<Proposal>) {
-    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
-    loop {
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        let Some(first) = rx.recv().await else {
-            return;
-        };
-        let mut payload = first.command.op.payload_bytes();
-        let mut batch = vec![first];
-        while batch.len() < MAX_COMMANDS && payload < MAX_PAYLOAD_BYTES {
-            let Ok(next) = rx.try_recv() else { break };
-            payload += next.command.op.payload_bytes();
-            batch.push(next);
-        }
-        let raft = raft.clone();
-        tokio::spawn(async move {
-            commit(&raft, batch).await;
-            drop(slot);
-        });
-    }
-}
-
-/// Proposes one entry for `batch` and answers each proposal.
-async fn commit(raft: &Raft, batch: Vec<Proposal>) {
-    let (commands, replies): (Vec<Command>, Vec<_>) =
-        batch.into_iter().map(|p| (p.command, p.reply)).unzip();
+/// Proposes one entry for `commands` and returns each one's answer.
+async fn commit(raft: &Raft, commands: Vec<Command>) -> Vec<ForwardReply> {
     let count = commands.len();
     let entry = match <[Command; 1]>::try_from(commands) {
         Ok([command]) => command,
@@ -92,19 +59,15 @@ async fn commit(raft: &Raft, batch: Vec<Proposal>) {
             op: Op::Group(commands),
         },
     };
-    let results: Vec<ForwardReply> = match raft.client_write(entry).await {
+    match raft.client_write(entry).await {
         Ok(response) => split(response.data.0, count)
             .into_iter()
             .map(ForwardReply::Done)
             .collect(),
         Err(e) => {
             let reply = not_leader(e);
-            (0..count).map(|_| reply.clone()).collect()
+            vec![reply; count]
         }
-    };
-    for (reply, result) in replies.into_iter().zip(results) {
-        // A proposer that gave up (client gone) is not an error.
-        let _ = reply.send(result);
     }
 }
 
