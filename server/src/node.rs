@@ -28,6 +28,11 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// Most entries in one append-entries message. An entry carries up to about 256 KiB of
+/// bodies plus one command (`raft/group_commit.rs`), so a message stays far below the
+/// internal port's body limit and a catching-up follower costs bounded memory.
+const MAX_PAYLOAD_ENTRIES: u64 = 64;
+
 /// How often the leader proposes housekeeping (expiry, visibility returns, move tasks).
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -407,6 +412,7 @@ pub fn raft_config(config: &Config) -> Result<openraft::Config, String> {
         snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(config.snapshot_interval_entries),
         max_in_snapshot_log_to_keep: config.snapshot_keep_entries,
         install_snapshot_timeout: 60_000,
+        max_payload_entries: MAX_PAYLOAD_ENTRIES,
         ..Default::default()
     };
     raft.validate()

@@ -1,7 +1,7 @@
 //! Group commit: concurrent proposals on the leader share one Raft entry.
 //!
 //! Proposals queue while up to four entries are being committed; when one finishes, the
-//! next entry takes everything queued (see [`LIMITS`]). An idle leader proposes a lone
+//! next entry takes everything queued (see `LIMITS`). An idle leader proposes a lone
 //! command at once, unchanged; under load one log write, one replication message and one
 //! apply responder serve many requests. Inner commands keep their request ids, so dedup
 //! and retries behave exactly as for commands proposed alone.
@@ -14,12 +14,14 @@ use crate::node::ForwardReply;
 use crate::sm::command::{Command, CommandResult, Op, Output};
 use openraft::error::{ClientWriteError, RaftError};
 
-/// How entries are filled: 4 in flight, up to 256 commands or about 4 MiB of message
-/// bodies each.
+/// How entries are filled: 4 in flight, up to 256 commands or about 256 KiB of message
+/// bodies each. The byte bound keeps entries small: openraft replicates up to
+/// `MAX_PAYLOAD_ENTRIES` entries per message and keeps them in memory meanwhile, so
+/// multi-megabyte entries had made a leader catching up a follower hold hundreds of MiB.
 const LIMITS: Limits = Limits {
     in_flight: 4,
     max_items: 256,
-    max_weight: 4 << 20,
+    max_weight: 256 << 10,
 };
 
 /// The proposing side of a node's group commit.
