@@ -1,6 +1,6 @@
-//! Long polling on a real cluster: a send applied on the node holding the wait wakes it,
-//! an empty wait ends at its deadline, and a client that goes away leaves no message
-//! invisible.
+//! Long polling on a real cluster: a follower parks its long polls on the leader, a send
+//! wakes them, an empty wait ends at its deadline, and a client that goes away leaves no
+//! message invisible.
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::config::retry::RetryConfig;
@@ -30,7 +30,7 @@ async fn long_polls_wake_on_send_end_at_deadline_and_survive_disconnects() {
         .queue_url
         .unwrap_or_default();
 
-    // A wait on the follower wakes when a send on the leader is applied there.
+    // A wait on the follower is parked on the leader and wakes when a send is applied.
     let mut wakes = Vec::new();
     for i in 0..5 {
         let waiter = {
@@ -48,6 +48,16 @@ async fn long_polls_wake_on_send_end_at_deadline_and_survive_disconnects() {
             })
         };
         tokio::time::sleep(Duration::from_millis(300)).await;
+        let endpoint = cluster
+            .nodes
+            .iter()
+            .find(|n| n.id == follower)
+            .expect("follower node")
+            .endpoint();
+        let parked = tokio::task::spawn_blocking(move || parked_on_leader(&endpoint))
+            .await
+            .expect("metrics");
+        assert_eq!(parked, 1, "the follower parked its long poll on the leader");
         let sent = Instant::now();
         producer
             .send_message()
@@ -131,4 +141,19 @@ async fn long_polls_wake_on_send_end_at_deadline_and_survive_disconnects() {
         1,
         "the message is not held by the abandoned wait"
     );
+}
+
+/// The `sqsraft_long_polls_parked_on_leader` gauge of the node at `endpoint`.
+fn parked_on_leader(endpoint: &str) -> u64 {
+    let metrics = ureq::get(&format!("{endpoint}/metrics"))
+        .call()
+        .expect("metrics")
+        .body_mut()
+        .read_to_string()
+        .expect("metrics body");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("sqsraft_long_polls_parked_on_leader "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("the gauge is exported")
 }

@@ -27,6 +27,8 @@ pub mod node;
 #[cfg(feature = "node")]
 pub mod raft;
 #[cfg(feature = "node")]
+pub mod receive;
+#[cfg(feature = "node")]
 pub mod server;
 #[cfg(feature = "node")]
 pub mod sm;

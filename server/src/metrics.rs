@@ -97,6 +97,14 @@ pub fn gauge(out: &mut String, name: &str, help: &str, value: impl std::fmt::Dis
     );
 }
 
+/// Appends one gauge with several labelled series (`labels` without braces).
+pub fn gauges(out: &mut String, name: &str, help: &str, series: &[(String, u64)]) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+    for (labels, value) in series {
+        let _ = writeln!(out, "{name}{{{labels}}} {value}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

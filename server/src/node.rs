@@ -15,11 +15,11 @@ use crate::http::forward::{FORWARD_READ, ForwardError, Forwarder, forward_one};
 use crate::metrics::RequestMetrics;
 use crate::raft::Raft;
 use crate::raft::group_commit::GroupCommit;
+use crate::raft::log_store::LogStore;
 use crate::raft::state_machine::StateMachineStore;
 use crate::sm::command::{Command, CommandResult, Op, Output, ReadOp};
 use crate::sm::read::{self, ReadContext};
 use crate::sm::txn::DbRead;
-use crate::sm::{catalog, messages};
 use bytes::Bytes;
 use openraft::Instant as _;
 use openraft::async_runtime::WatchReceiver;
@@ -31,7 +31,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// Most entries in one append-entries message. An entry carries up to about 256 KiB of
 /// bodies plus one command (`raft/group_commit.rs`), so a message stays far below the
 /// internal port's body limit and a catching-up follower costs bounded memory.
-const MAX_PAYLOAD_ENTRIES: u64 = 64;
+const MAX_PAYLOAD_ENTRIES: u64 = 32;
 
 /// How often the leader proposes housekeeping (expiry, visibility returns, move tasks).
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(1);
@@ -54,9 +54,13 @@ pub struct Node {
     /// Merges this node's proposals into shared entries while it leads.
     pub group_commit: GroupCommit,
     pub sm: StateMachineStore,
+    /// The Raft log (openraft owns its own handle; this one reports memory).
+    pub log: LogStore,
     pub client: InternalClient,
     /// Batches the writes this node forwards to the leader.
     pub forwarder: Forwarder,
+    /// Long polls this node may still park on the leader (`receive.rs`).
+    pub parked_on_leader: tokio::sync::Semaphore,
     pub metrics: RequestMetrics,
 }
 
@@ -153,92 +157,6 @@ impl Node {
             if hint.is_none() {
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_millis(200));
-            }
-        }
-    }
-
-    /// ReceiveMessage with long polling: waits up to `wait` for the queue to hold a
-    /// receivable message *on this node* (woken by apply, or by the time the next delayed
-    /// or in-flight message turns visible), then proposes the receive. Each attempt is its
-    /// own command (`<request id>#<attempt>`), so a replayed invocation gets every attempt's
-    /// recorded answer. Dropping the future (client gone) proposes nothing further.
-    pub async fn receive(
-        &self,
-        request_id: &str,
-        queue: &str,
-        max: u32,
-        visibility_timeout: Option<u32>,
-        attempt_id: Option<String>,
-        wait: Duration,
-    ) -> SqsResult<Output> {
-        let deadline = Instant::now() + wait;
-        let mut attempt = 0u32;
-        loop {
-            let db = self.sm.state_db().get();
-            let local = DbRead(&db);
-            let queue_id = catalog::load(&local, queue)
-                .map_err(|e| SqsError::internal(e.to_string()))?
-                .map(|q| q.id);
-            let notify = queue_id.map(|id| self.sm.signals().subscribe(id));
-            let notified = notify.as_ref().map(|n| n.notified());
-            let mut notified = std::pin::pin!(notified);
-            if let Some(n) = notified.as_mut().as_pin_mut() {
-                n.enable();
-            }
-            let now = now_ms();
-            let receivable = match queue_id {
-                Some(id) => messages::has_visible(&local, id, now)
-                    .map_err(|e| SqsError::internal(e.to_string()))?,
-                // Unknown here: let the leader answer (QueueDoesNotExist or a fresh queue).
-                None => true,
-            };
-            let last_chance = Instant::now() >= deadline;
-            if last_chance && !receivable && attempt_id.is_none() && self.is_leader() {
-                // Nothing receivable on the leader at the deadline: answer empty without a
-                // log entry (every acknowledged send is applied here before its ack). A
-                // follower may lag, so it proposes; FIFO attempt ids always go through the
-                // log, so a retried attempt gets its recorded messages.
-                return Ok(Output::Received(Vec::new()));
-            }
-            if receivable || last_chance {
-                let command = Command {
-                    request_id: format!("{request_id}#{attempt}"),
-                    time_ms: now,
-                    op: Op::ReceiveMessages {
-                        queue: queue.to_string(),
-                        max,
-                        visibility_timeout,
-                        attempt_id: attempt_id.clone(),
-                        tokens: (0..max).map(|_| rand::random::<u64>() | 1).collect(),
-                    },
-                };
-                attempt += 1;
-                let output = self.write(command).await?;
-                let empty = matches!(&output, Output::Received(m) if m.is_empty());
-                if !empty || last_chance {
-                    return Ok(output);
-                }
-            }
-            let next_due = queue_id
-                .and_then(|id| messages::next_due_ms(&local, id).ok().flatten())
-                .map(|at| Instant::now() + Duration::from_millis(at.saturating_sub(now_ms())));
-            drop(db);
-            let wake_at = next_due.map_or(deadline, |t| t.min(deadline));
-            match notified.as_mut().as_pin_mut() {
-                Some(n) => {
-                    tokio::select! {
-                        _ = n => {}
-                        _ = tokio::time::sleep_until(wake_at.into()) => {}
-                    }
-                }
-                // The queue is not applied here yet: wait for this node to apply more.
-                None => {
-                    let mut applied = self.sm.applied_index();
-                    tokio::select! {
-                        _ = applied.changed() => {}
-                        _ = tokio::time::sleep_until(wake_at.into()) => {}
-                    }
-                }
             }
         }
     }

@@ -52,9 +52,15 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         client: client.clone(),
     };
     let raft_cfg = Arc::new(raft_config(&config).map_err(anyhow::Error::msg)?);
-    let raft = Raft::new(config.id(), raft_cfg, network, log_store, sm.clone())
-        .await
-        .context("start raft")?;
+    let raft = Raft::new(
+        config.id(),
+        raft_cfg,
+        network,
+        log_store.clone(),
+        sm.clone(),
+    )
+    .await
+    .context("start raft")?;
     let internal_listener = TcpListener::bind(config.internal_listen)
         .await
         .with_context(|| format!("bind internal port {}", config.internal_listen))?;
@@ -70,7 +76,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             group_commit: GroupCommit::start(raft.clone()),
             raft,
             sm,
+            log: log_store,
             forwarder: Forwarder::new(client.clone()),
+            parked_on_leader: tokio::sync::Semaphore::new(crate::receive::MAX_PARKED_ON_LEADER),
             client,
             metrics: RequestMetrics::default(),
         }),

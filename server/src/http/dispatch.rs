@@ -11,6 +11,7 @@ use crate::auth::Principal;
 use crate::error::{SqsError, SqsResult};
 use crate::http::{receipt, task_handle};
 use crate::node::{Node, now_ms};
+use crate::receive::ReceiveCall;
 use crate::sm::catalog;
 use crate::sm::command::MoveStatus;
 use crate::sm::command::{
@@ -19,7 +20,6 @@ use crate::sm::command::{
 };
 use crate::sm::txn::DbRead;
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 /// What the edge knows about the request besides its body.
 pub struct Context<'a> {
@@ -647,16 +647,15 @@ async fn receive(
         .max_number_of_messages
         .map_or(1, |n| u32::try_from(n).unwrap_or(1));
     let visibility_timeout = r.visibility_timeout.map(visibility).transpose()?;
-    let out = node
-        .receive(
-            ctx.request_id,
-            &queue,
-            max,
-            visibility_timeout,
-            r.receive_request_attempt_id.clone(),
-            Duration::from_secs(wait_seconds),
-        )
-        .await?;
+    let call = ReceiveCall {
+        request_id: ctx.request_id.to_string(),
+        queue,
+        max,
+        visibility_timeout,
+        attempt_id: r.receive_request_attempt_id.clone(),
+        wait_ms: wait_seconds * 1000,
+    };
+    let out = node.receive(&call).await?;
     let Output::Received(messages) = out else {
         return Err(unexpected(&out));
     };

@@ -24,6 +24,8 @@ pub const FORWARD_WRITE: &str = "/forward/write";
 pub const FORWARD_WRITES: &str = "/forward/writes";
 /// Internal path of a forwarded read.
 pub const FORWARD_READ: &str = "/forward/read";
+/// Internal path of a long poll a follower parks on the leader (`receive.rs`).
+pub const FORWARD_RECEIVE: &str = "/forward/receive";
 
 /// How forwarded writes are batched: 4 requests in flight per leader address, up to 256
 /// commands or about 4 MiB of message bodies each.
@@ -133,7 +135,8 @@ async fn send(
     }
 }
 
-/// Forwards one encoded request (`FORWARD_READ` or `FORWARD_WRITE`) to `addr`.
+/// Forwards one encoded request (`FORWARD_READ`, `FORWARD_WRITE` or `FORWARD_RECEIVE`)
+/// to `addr`.
 pub async fn forward_one(
     client: &InternalClient,
     addr: &str,

@@ -2,7 +2,7 @@
 
 use crate::codec::{decode, encode};
 use crate::http::admin;
-use crate::http::forward::{FORWARD_READ, FORWARD_WRITE, FORWARD_WRITES};
+use crate::http::forward::{FORWARD_READ, FORWARD_RECEIVE, FORWARD_WRITE, FORWARD_WRITES};
 use crate::http::serve::respond;
 use crate::node::Node;
 use crate::raft::rpc;
@@ -63,6 +63,10 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>) -> Response<Full<By
         },
         FORWARD_READ => match decode(&body) {
             Ok(op) => encode(&node.read_local(op).await),
+            Err(e) => Err(e),
+        },
+        FORWARD_RECEIVE => match decode(&body) {
+            Ok(call) => encode(&node.receive_for_follower(&call).await),
             Err(e) => Err(e),
         },
         _ => rpc::handle(&node.raft, &path, &body).await,

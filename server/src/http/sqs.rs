@@ -1,8 +1,9 @@
 //! The public port: health endpoints and the SQS API.
 
 use crate::http::serve::{json, respond};
-use crate::metrics::gauge;
+use crate::metrics::{gauge, gauges};
 use crate::node::Node;
+use crate::raft::db_memory::DbMemory;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
@@ -89,6 +90,36 @@ fn render_metrics(node: &Node) -> String {
         "1 while the leader lease is valid.",
         u8::from(status.lease.valid),
     );
+    gauge(
+        &mut out,
+        "sqsraft_long_polls_parked_on_leader",
+        "Long polls this node has handed to the leader and is waiting on.",
+        crate::receive::MAX_PARKED_ON_LEADER - node.parked_on_leader.available_permits(),
+    );
+    let storage = [("state", node.sm.memory()), ("log", node.log.memory())];
+    for (name, help, value) in [
+        (
+            "sqsraft_rocksdb_memtable_bytes",
+            "Memtables (active and immutable) of a RocksDB database.",
+            (|m: &DbMemory| m.memtables) as fn(&DbMemory) -> u64,
+        ),
+        (
+            "sqsraft_rocksdb_block_cache_bytes",
+            "Block cache in use by a RocksDB database.",
+            |m| m.block_cache,
+        ),
+        (
+            "sqsraft_rocksdb_block_cache_pinned_bytes",
+            "Blocks pinned in a RocksDB database's block cache.",
+            |m| m.pinned,
+        ),
+    ] {
+        let series: Vec<(String, u64)> = storage
+            .iter()
+            .map(|(db, m)| (format!("db=\"{db}\""), value(m)))
+            .collect();
+        gauges(&mut out, name, help, &series);
+    }
     node.metrics.render(&mut out);
     out
 }

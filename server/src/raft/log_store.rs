@@ -9,6 +9,7 @@
 use super::{Entry, LogId, TypeConfig, Vote};
 use crate::codec::{decode, encode};
 use crate::sm::txn::storage_err;
+use futures::{Stream, StreamExt, stream};
 use openraft::OptionalSend;
 use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
 use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, DB, Direction, IteratorMode, WriteBatch};
@@ -62,6 +63,11 @@ impl LogStore {
             .expect("raft_meta column family is created on open")
     }
 
+    /// What the log database holds in memory.
+    pub fn memory(&self) -> super::db_memory::DbMemory {
+        super::db_memory::read(&self.db, &[CF_LOG, CF_META])
+    }
+
     fn get_meta<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> io::Result<Option<T>> {
         self.db
             .get_cf(self.cf_meta(), key)
@@ -103,17 +109,18 @@ fn index_key(index: u64) -> [u8; 8] {
     index.to_be_bytes()
 }
 
-impl RaftLogReader<TypeConfig> for LogStore {
-    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
-        &mut self,
-        range: RB,
-    ) -> Result<Vec<Entry>, io::Error> {
-        let start = match range.start_bound() {
-            Bound::Included(x) => *x,
-            Bound::Excluded(x) => x.saturating_add(1),
-            Bound::Unbounded => 0,
-        };
+impl LogStore {
+    /// The stored entries of `range` from index `start` on, in order, stopping after the
+    /// first entry that brings the encoded size to `max_bytes`. Also returns the index to
+    /// continue from when it stopped early.
+    fn read_range(
+        &self,
+        start: u64,
+        range: &impl RangeBounds<u64>,
+        max_bytes: usize,
+    ) -> io::Result<(Vec<Entry>, Option<u64>)> {
         let mut entries = Vec::new();
+        let mut bytes = 0;
         let iter = self.db.iterator_cf(
             self.cf_log(),
             IteratorMode::From(&index_key(start), Direction::Forward),
@@ -129,8 +136,56 @@ impl RaftLogReader<TypeConfig> for LogStore {
                 break;
             }
             entries.push(decode(&value)?);
+            bytes += value.len();
+            if bytes >= max_bytes {
+                return Ok((entries, index.checked_add(1)));
+            }
         }
-        Ok(entries)
+        Ok((entries, None))
+    }
+}
+
+/// Most bytes of entries the apply stream reads from the log at a time.
+const STREAM_CHUNK_BYTES: usize = 4 << 20;
+
+fn range_start(range: &impl RangeBounds<u64>) -> u64 {
+    match range.start_bound() {
+        Bound::Included(x) => *x,
+        Bound::Excluded(x) => x.saturating_add(1),
+        Bound::Unbounded => 0,
+    }
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<Entry>, io::Error> {
+        Ok(self.read_range(range_start(&range), &range, usize::MAX)?.0)
+    }
+
+    /// Entries to apply, read in chunks of about 4 MiB as apply consumes them (the
+    /// default reads the whole committed range into memory first).
+    async fn entries_stream<RB>(
+        &mut self,
+        range: RB,
+    ) -> impl Stream<Item = Result<Entry, io::Error>> + OptionalSend
+    where
+        RB: RangeBounds<u64> + Clone + Debug + OptionalSend,
+    {
+        let store = self.clone();
+        let chunks = stream::unfold(Some(range_start(&range)), move |next| {
+            let store = store.clone();
+            let range = range.clone();
+            async move {
+                let start = next?;
+                Some(match store.read_range(start, &range, STREAM_CHUNK_BYTES) {
+                    Ok((entries, next)) => (entries.into_iter().map(Ok).collect(), next),
+                    Err(e) => (vec![Err(e)], None),
+                })
+            }
+        });
+        chunks.flat_map(stream::iter)
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote>, io::Error> {
@@ -214,5 +269,59 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         batch.put_cf(self.cf_meta(), KEY_PURGED, encode(&log_id)?);
         batch.delete_range_cf(self.cf_log(), index_key(0), index_key(log_id.index + 1));
         self.write_durable(batch).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sm::command::{Command, Op};
+    use openraft::entry::RaftEntry;
+    use openraft::testing::log_id;
+
+    /// Entries 1..=n, each carrying a `body_bytes` body, written straight to the log.
+    fn store_with_entries(dir: &Path, n: u64, body_bytes: usize) -> LogStore {
+        let store = LogStore::open(dir).unwrap();
+        for index in 1..=n {
+            let command = Command {
+                request_id: format!("r{index}"),
+                time_ms: index,
+                op: Op::DeleteQueue {
+                    name: "q".repeat(body_bytes),
+                },
+            };
+            let entry = Entry::new_normal(log_id::<TypeConfig>(1, 1, index), command);
+            store
+                .db
+                .put_cf(store.cf_log(), index_key(index), encode(&entry).unwrap())
+                .unwrap();
+        }
+        store
+    }
+
+    #[tokio::test]
+    async fn the_apply_stream_reads_every_entry_of_the_range_in_bounded_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        // 1 MiB entries: a 4 MiB chunk holds four of them.
+        let mut store = store_with_entries(dir.path(), 10, 1 << 20);
+        let (first, next) = store.read_range(2, &(2..9), STREAM_CHUNK_BYTES).unwrap();
+        let indexes: Vec<u64> = first.iter().map(|e| e.log_id.index).collect();
+        assert_eq!(indexes, vec![2, 3, 4, 5]);
+        assert_eq!(next, Some(6));
+
+        let streamed: Vec<u64> = store
+            .entries_stream(2..9)
+            .await
+            .map(|e| e.unwrap().log_id.index)
+            .collect()
+            .await;
+        assert_eq!(streamed, (2..9).collect::<Vec<_>>());
+        let all: Vec<u64> = store
+            .entries_stream(..)
+            .await
+            .map(|e| e.unwrap().log_id.index)
+            .collect()
+            .await;
+        assert_eq!(all, (1..=10).collect::<Vec<_>>());
     }
 }

@@ -1,6 +1,7 @@
 //! Replication: openraft types, RocksDB log and state-machine stores, snapshots and the
 //! hyper transport between nodes.
 
+pub mod db_memory;
 mod db_options;
 pub mod group_commit;
 pub mod log_store;

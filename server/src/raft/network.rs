@@ -83,6 +83,22 @@ impl Peer {
     }
 }
 
+/// Least time an append-entries that carries entries may take. openraft allows every
+/// append its heartbeat interval (100 ms by default); a busy node misses that on a large
+/// append, after it has stored the entries, and the leader then sends the same entries
+/// again and again, doubling the load that made the node slow. Heartbeats (no entries)
+/// keep the short limit.
+const APPEND_WITH_ENTRIES_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The RPC option an append-entries request is sent with.
+fn append_option(rpc: &AppendEntriesRequest<TypeConfig>, option: RPCOption) -> RPCOption {
+    if rpc.entries.is_empty() {
+        option
+    } else {
+        RPCOption::new(option.hard_ttl().max(APPEND_WITH_ENTRIES_TIMEOUT))
+    }
+}
+
 /// Decodes a `RemoteResult` answer; any failure becomes a message.
 fn decode_remote<Resp: DeserializeOwned>(
     status: http::StatusCode,
@@ -106,6 +122,7 @@ impl RaftNetworkV2<TypeConfig> for Peer {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
+        let option = append_option(&rpc, option);
         self.call((rpc::APPEND, RPCTypes::AppendEntries), &rpc, &option)
             .await
     }
@@ -183,5 +200,31 @@ impl RaftNetworkV2<TypeConfig> for Peer {
                 decode_remote(status, &bytes).map_err(|msg| StreamingError::Network(NetworkError::from_string(msg)))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openraft::entry::RaftEntry;
+    use openraft::testing::log_id;
+
+    fn append(entries: Vec<super::super::Entry>) -> AppendEntriesRequest<TypeConfig> {
+        AppendEntriesRequest {
+            vote: Vote::new(1, 1),
+            prev_log_id: None,
+            entries,
+            leader_commit: None,
+        }
+    }
+
+    #[test]
+    fn appends_with_entries_get_time_to_be_stored_and_heartbeats_keep_theirs() {
+        let heartbeat = Duration::from_millis(100);
+        let empty = append_option(&append(Vec::new()), RPCOption::new(heartbeat));
+        assert_eq!(empty.hard_ttl(), heartbeat);
+        let entry = super::super::Entry::new_blank(log_id::<TypeConfig>(1, 1, 1));
+        let loaded = append_option(&append(vec![entry]), RPCOption::new(heartbeat));
+        assert_eq!(loaded.hard_ttl(), APPEND_WITH_ENTRIES_TIMEOUT);
     }
 }

@@ -1,7 +1,8 @@
 //! The state machine on RocksDB, as openraft sees it.
 //!
-//! Each apply round is one `WriteBatch`: the effects of every entry, the dedup records,
-//! the last-applied log id, the membership and the apply clock. Snapshots are streamed
+//! Each apply round is one `WriteBatch`: the effects of its entries, the dedup records,
+//! the last-applied log id, the membership and the apply clock. A round closes at about
+//! 4 MiB of writes, so applying a long run of entries costs bounded memory. Snapshots are streamed
 //! dumps of a consistent RocksDB snapshot; installing one builds a fresh database
 //! directory and switches to it by atomically replacing the `CURRENT` pointer file, so a
 //! crash at any point leaves either the old or the new state, never a mix.
@@ -16,7 +17,9 @@ use crate::sm::keys;
 use crate::sm::txn::{Txn, storage_err};
 use futures::{Stream, TryStreamExt};
 use openraft::alias::SnapshotOf;
-use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine, Snapshot};
+use openraft::storage::{
+    ApplyResponder, EntryResponder, RaftSnapshotBuilder, RaftStateMachine, Snapshot,
+};
 use openraft::{EntryPayload, OptionalSend};
 use rocksdb::{DB, Options, WriteBatch};
 use std::fs;
@@ -124,6 +127,11 @@ impl StateMachineStore {
     /// Handle to the live database for reads.
     pub fn state_db(&self) -> StateDb {
         self.db.clone()
+    }
+
+    /// What the live state database holds in memory.
+    pub fn memory(&self) -> super::db_memory::DbMemory {
+        super::db_memory::read(&self.db.get(), &[])
     }
 
     /// Long-poll wake-ups of this node.
@@ -258,45 +266,47 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
     }
 }
 
-impl RaftStateMachine<TypeConfig> for StateMachineStore {
-    type SnapshotData = SnapshotFile;
-    type SnapshotBuilder = Self;
+/// Most bytes of writes one apply round gathers: a call with more entries (a follower
+/// catching up) commits in several rounds, so apply memory stays bounded. The state is
+/// the same whatever the round size.
+const ROUND_BYTES: usize = 4 << 20;
 
-    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), io::Error> {
-        let applied = self
-            .read_meta::<Option<LogId>>(keys::META_LAST_APPLIED)?
-            .flatten();
-        let membership = self.read_meta(keys::META_MEMBERSHIP)?.unwrap_or_default();
-        Ok((applied, membership))
+/// An apply round in progress: its writes, the results to hand out once it is durable,
+/// and the metadata it commits with.
+struct Round<'db> {
+    txn: Txn<'db>,
+    /// The apply clock: the largest proposer time seen, so time never runs backwards.
+    clock: u64,
+    responses: Vec<(ApplyResponder<TypeConfig>, CommandResponse)>,
+    last_applied: Option<LogId>,
+    membership: Option<StoredMembership>,
+}
+
+impl<'db> Round<'db> {
+    fn new(db: &'db DB) -> io::Result<Self> {
+        let txn = Txn::new(db);
+        let clock = txn_get_meta::<u64>(&txn, keys::META_CLOCK)?.unwrap_or_default();
+        Ok(Round {
+            txn,
+            clock,
+            responses: Vec::new(),
+            last_applied: None,
+            membership: None,
+        })
     }
+}
 
-    async fn apply<Strm>(&mut self, mut entries: Strm) -> Result<(), io::Error>
-    where
-        Strm: Stream<Item = Result<EntryResponder<TypeConfig>, io::Error>> + Unpin + OptionalSend,
-    {
-        let db = self.db.get();
-        let mut txn = Txn::new(&db);
-        let mut clock: u64 = txn_get_meta::<u64>(&txn, keys::META_CLOCK)?.unwrap_or_default();
-        let mut responses = Vec::new();
-        let mut last_applied = None;
-        let mut membership = None;
-        while let Some((entry, responder)) = entries.try_next().await? {
-            last_applied = Some(entry.log_id);
-            let result = match &entry.payload {
-                EntryPayload::Blank => Ok(Output::Empty),
-                EntryPayload::Normal(command) => {
-                    clock = clock.max(command.time_ms);
-                    apply_command(&mut txn, clock, command)?
-                }
-                EntryPayload::Membership(m) => {
-                    membership = Some(StoredMembership::new(Some(entry.log_id), m.clone()));
-                    Ok(Output::Empty)
-                }
-            };
-            if let Some(responder) = responder {
-                responses.push((responder, CommandResponse(result)));
-            }
-        }
+impl StateMachineStore {
+    /// Writes a round as one batch with its metadata, then answers its proposers and
+    /// wakes long polls on the queues it touched.
+    fn commit(&self, db: &DB, round: Round<'_>) -> io::Result<()> {
+        let Round {
+            mut txn,
+            clock,
+            responses,
+            last_applied,
+            membership,
+        } = round;
         let Some(last_applied) = last_applied else {
             return Ok(());
         };
@@ -316,6 +326,51 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         self.signals.wake(&touched);
         self.applied_tx.send_replace(last_applied.index);
         Ok(())
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachineStore {
+    type SnapshotData = SnapshotFile;
+    type SnapshotBuilder = Self;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), io::Error> {
+        let applied = self
+            .read_meta::<Option<LogId>>(keys::META_LAST_APPLIED)?
+            .flatten();
+        let membership = self.read_meta(keys::META_MEMBERSHIP)?.unwrap_or_default();
+        Ok((applied, membership))
+    }
+
+    async fn apply<Strm>(&mut self, mut entries: Strm) -> Result<(), io::Error>
+    where
+        Strm: Stream<Item = Result<EntryResponder<TypeConfig>, io::Error>> + Unpin + OptionalSend,
+    {
+        let db = self.db.get();
+        let mut round = Round::new(&db)?;
+        while let Some((entry, responder)) = entries.try_next().await? {
+            round.last_applied = Some(entry.log_id);
+            let result = match &entry.payload {
+                EntryPayload::Blank => Ok(Output::Empty),
+                EntryPayload::Normal(command) => {
+                    round.clock = round.clock.max(command.time_ms);
+                    apply_command(&mut round.txn, round.clock, command)?
+                }
+                EntryPayload::Membership(m) => {
+                    round.membership = Some(StoredMembership::new(Some(entry.log_id), m.clone()));
+                    Ok(Output::Empty)
+                }
+            };
+            if let Some(responder) = responder {
+                round.responses.push((responder, CommandResponse(result)));
+            }
+            if round.txn.written_bytes() >= ROUND_BYTES {
+                let clock = round.clock;
+                self.commit(&db, round)?;
+                round = Round::new(&db)?;
+                round.clock = clock;
+            }
+        }
+        self.commit(&db, round)
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
@@ -354,4 +409,78 @@ fn txn_get_meta<T: serde::de::DeserializeOwned>(
 ) -> io::Result<Option<T>> {
     use crate::sm::txn::StateRead;
     txn.get(key)?.map(|b| decode(&b)).transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Entry;
+    use super::*;
+    use crate::sm::command::{Command, Op, SendEntry};
+    use crate::sm::txn::DbRead;
+    use crate::sm::{catalog, messages};
+    use openraft::entry::RaftEntry;
+    use openraft::testing::log_id;
+    use std::collections::BTreeMap;
+
+    fn entry(index: u64, op: Op) -> EntryResponder<TypeConfig> {
+        let command = Command {
+            request_id: format!("r{index}"),
+            time_ms: 1_000 + index,
+            op,
+        };
+        (
+            Entry::new_normal(log_id::<TypeConfig>(1, 1, index), command),
+            None,
+        )
+    }
+
+    fn send(body: String) -> Op {
+        Op::SendMessages {
+            queue: "big".into(),
+            entries: vec![SendEntry {
+                id: "0".into(),
+                message_id: "m".into(),
+                size: body.len() as u64,
+                body,
+                delay_seconds: None,
+                attributes: BTreeMap::new(),
+                system_attributes: BTreeMap::new(),
+                md5_body: String::new(),
+                md5_attributes: None,
+                md5_system_attributes: None,
+                sender_id: "s".into(),
+                group_id: None,
+                dedup_id: None,
+            }],
+        }
+    }
+
+    #[tokio::test]
+    async fn entries_beyond_one_round_of_writes_all_apply_with_the_last_log_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sm = StateMachineStore::open(dir.path()).unwrap();
+        let mut entries = vec![entry(
+            1,
+            Op::CreateQueue {
+                name: "big".into(),
+                attributes: BTreeMap::new(),
+                tags: BTreeMap::new(),
+            },
+        )];
+        // Ten bodies of 900 KB: more than two rounds' worth of writes.
+        entries.extend((2..=11).map(|i| entry(i, send("x".repeat(900_000)))));
+        sm.apply(futures::stream::iter(entries.into_iter().map(Ok)))
+            .await
+            .unwrap();
+
+        let (applied, _) = sm.applied_state().await.unwrap();
+        assert_eq!(applied.map(|id| id.index), Some(11));
+        assert_eq!(*sm.applied_index().borrow(), 11);
+        let db = sm.state_db().get();
+        let queue = catalog::load(&DbRead(&db), "big").unwrap().unwrap();
+        let counters = messages::counters(&DbRead(&db), queue.id).unwrap();
+        assert_eq!((counters.visible, counters.next_seq), (10, 10));
+        let clock: u64 = decode(&db.get(keys::META_CLOCK).unwrap().unwrap()).unwrap();
+        assert_eq!(clock, 1_011, "the clock carries over between rounds");
+    }
 }

@@ -33,6 +33,8 @@ pub struct Txn<'db> {
     tombstones: Vec<(Vec<u8>, Vec<u8>)>,
     /// Queues that gained receivable messages in this round (long polls to wake).
     touched: BTreeSet<u64>,
+    /// Bytes of keys and values written so far (overwrites count again).
+    written: usize,
 }
 
 impl<'db> Txn<'db> {
@@ -43,15 +45,23 @@ impl<'db> Txn<'db> {
             read_cache: RefCell::default(),
             tombstones: Vec::new(),
             touched: BTreeSet::new(),
+            written: 0,
         }
     }
 
     pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.written += key.len() + value.len();
         self.overlay.insert(key, Some(value));
     }
 
     pub fn delete(&mut self, key: Vec<u8>) {
+        self.written += key.len();
         self.overlay.insert(key, None);
+    }
+
+    /// Bytes written in this round so far: what its overlay and batch hold, roughly.
+    pub fn written_bytes(&self) -> usize {
+        self.written
     }
 
     /// Deletes every key in `[start, end)`, including keys written earlier in this round.
