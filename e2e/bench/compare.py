@@ -51,6 +51,7 @@ def parse_args():
     p.add_argument("--scenarios", default=",".join(ALL_SCENARIOS), help="comma list of sqsraft-bench scenarios")
     p.add_argument("--duration", type=float, default=10.0, help="measured seconds per scenario")
     p.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per scenario")
+    p.add_argument("--client", choices=["raw", "sdk"], default="raw", help="sqsraft-bench --client")
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--batch-size", type=int, default=10)
     p.add_argument("--message-size", type=int, default=100)
@@ -371,6 +372,8 @@ def bench(args, bins, target, scenario, prefill):
         bins / "sqsraft-bench",
         "--endpoint",
         ",".join(target.endpoints),
+        "--client",
+        args.client,
         "--scenario",
         scenario,
         "--concurrency",
@@ -499,8 +502,10 @@ def ratio(r, base):
 TOOL_DOC = """\
 ## The tool
 
-`sqsraft-bench` (crate `sqsraft-e2e`) drives any SQS endpoint with the Rust `aws-sdk-sqs`
-(SDK retries disabled, so every failure is counted). It creates its own queues under a
+`sqsraft-bench` (crate `sqsraft-e2e`) drives any SQS endpoint over AWS JSON 1.0 with one
+of two clients (`--client`): `raw` (the default: hyper, `aws-sigv4` and `serde_json`,
+the signed client the operator also uses) or `sdk` (the Rust `aws-sdk-sqs`). Neither
+retries, so every failure is counted. It creates its own queues under a
 unique `bench-<hex>` prefix, prefills them for `receive-delete`, runs a warm-up and then a
 measured window, deletes its queues, and prints messages/s, requests/s, p50/p90/p99/max
 latency per operation, errors by AWS error code and its own CPU use (getrusage, user+sys as
@@ -530,10 +535,11 @@ long-poll consumer uses the node after its producer's), `--access-key/--secret-k
 `Wake` is clamped at 1 µs when the receive returns before the send's acknowledgement
 arrives. `receive-delete` notes when consumers found the queues empty (raise `--prefill`).
 
-Client side: the SDK path is the only client today. Whether it is the bottleneck shows in
-the *client CPU* column: it is the benchmark process's own CPU over the measured window;
-on this 2-core machine the client and the servers share the same cores, so every figure
-below is a lower bound for a server with a machine of its own.
+Client side: whether the client is the bottleneck shows in the *client CPU* column, the
+benchmark process's own CPU over the measured window. On this 2-core machine the client
+and the servers share the same cores, so every figure below is a lower bound for a server
+with a machine of its own. The raw client costs a fraction of the SDK's CPU per request
+(see "Which client" below), so it is the default.
 """
 
 

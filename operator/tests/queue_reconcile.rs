@@ -133,7 +133,7 @@ async fn start_server(bin: PathBuf) -> Server {
 }
 
 fn sqs_client(endpoint: &str) -> SqsClient {
-    SqsClient::new(endpoint, "us-east-1", key())
+    SqsClient::new(endpoint, "us-east-1", key()).expect("a valid endpoint")
 }
 
 /// Sends cluster `up` to the live server and every other cluster to a closed port.

@@ -2,7 +2,8 @@
 //! stored in RocksDB.
 //!
 //! Without the default `node` feature only [`admin_types`] is compiled, so the operator can
-//! share the admin API's JSON types without linking the server.
+//! share the admin API's JSON types without linking the server; the `sqs-client` feature
+//! adds [`sqs_client`], the small signed SQS client the operator and the benchmark share.
 
 pub mod admin_types;
 
@@ -32,3 +33,5 @@ pub mod receive;
 pub mod server;
 #[cfg(feature = "node")]
 pub mod sm;
+#[cfg(feature = "sqs-client")]
+pub mod sqs_client;

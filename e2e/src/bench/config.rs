@@ -1,5 +1,6 @@
 //! What a benchmark run does: scenario, load shape and target endpoints.
 
+use super::api::ClientKind;
 use crate::cluster::{DEV_ACCESS_KEY, DEV_SECRET_KEY};
 use anyhow::{Result, bail};
 use serde::Serialize;
@@ -55,6 +56,10 @@ pub struct BenchConfig {
     /// Secret key used to sign requests.
     #[arg(long, default_value = DEV_SECRET_KEY)]
     pub secret_key: String,
+    /// The client library driving the endpoint: `raw` (hyper + aws-sigv4, the cheaper) or
+    /// `sdk` (aws-sdk-sqs).
+    #[arg(long, value_enum, default_value_t = ClientKind::Raw)]
+    pub client: ClientKind,
     /// The workload.
     #[arg(long, value_enum, default_value_t = Scenario::Send)]
     pub scenario: Scenario,
@@ -92,6 +97,7 @@ impl BenchConfig {
             endpoints,
             access_key: DEV_ACCESS_KEY.to_string(),
             secret_key: DEV_SECRET_KEY.to_string(),
+            client: ClientKind::Raw,
             scenario,
             concurrency: 16,
             batch_size: 10,

@@ -1,11 +1,13 @@
-//! `sqsraft-bench`: drives any SQS endpoint with the Rust `aws-sdk-sqs` and reports
-//! throughput, latency percentiles, errors by code and its own CPU use.
+//! `sqsraft-bench`: drives any SQS endpoint with a raw signed JSON client or the Rust
+//! `aws-sdk-sqs`, and reports throughput, latency percentiles, errors by code and its own
+//! CPU use.
 //!
 //! A run creates its own queues under a unique prefix, prefills them when the scenario
 //! consumes, runs the client loops for a warm-up and a measured window, and deletes the
 //! queues. Every request is bounded by the end of the window plus a grace period, so a
 //! run always stops by itself.
 
+pub mod api;
 pub mod config;
 pub mod cpu;
 pub mod queues;
@@ -18,6 +20,7 @@ pub mod workload;
 #[cfg(test)]
 mod smoke_test;
 
+pub use api::ClientKind;
 pub use config::{BenchConfig, Scenario};
 pub use report::Report;
 pub use run::run;

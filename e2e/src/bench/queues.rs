@@ -1,10 +1,8 @@
 //! The run's own queues: created under a unique prefix, prefilled for receive
 //! scenarios, deleted at the end.
 
-use super::requests::error_code;
-use anyhow::{Context, Result, bail};
-use aws_sdk_sqs::Client;
-use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
+use super::api::SqsApi;
+use anyhow::{Result, bail};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::task::JoinSet;
@@ -13,7 +11,7 @@ use tokio::time::Instant;
 /// Creates `count` queues named `<prefix>-<i>` (FIFO queues end in `.fifo`); returns
 /// their URLs.
 pub async fn create(
-    client: &Client,
+    client: &SqsApi,
     prefix: &str,
     count: usize,
     fifo: bool,
@@ -25,28 +23,21 @@ pub async fn create(
         } else {
             format!("{prefix}-{i}")
         };
-        let mut request = client.create_queue().queue_name(&name);
-        if fifo {
-            request = request.attributes(QueueAttributeName::FifoQueue, "true");
-        }
-        let out = request
-            .send()
+        let url = client
+            .create_queue(&name, fifo)
             .await
-            .map_err(|e| anyhow::anyhow!("CreateQueue {name}: {}", error_code(&e)))?;
-        urls.push(
-            out.queue_url
-                .with_context(|| format!("CreateQueue {name} returned no URL"))?,
-        );
+            .map_err(|code| anyhow::anyhow!("CreateQueue {name}: {code}"))?;
+        urls.push(url);
     }
     Ok(urls)
 }
 
 /// Deletes the queues; reports the first failure after trying all of them.
-pub async fn delete(client: &Client, urls: &[String]) -> Result<()> {
+pub async fn delete(client: &SqsApi, urls: &[String]) -> Result<()> {
     let mut first_error = None;
     for url in urls {
-        if let Err(e) = client.delete_queue().queue_url(url).send().await {
-            first_error.get_or_insert_with(|| format!("DeleteQueue {url}: {}", error_code(&e)));
+        if let Err(code) = client.delete_queue(url).await {
+            first_error.get_or_insert_with(|| format!("DeleteQueue {url}: {code}"));
         }
     }
     match first_error {
@@ -58,7 +49,7 @@ pub async fn delete(client: &Client, urls: &[String]) -> Result<()> {
 /// Stores `total` messages of `body` round-robin over `urls` with SendMessageBatch of 10,
 /// using `tasks` concurrent clients, stopping at `deadline`. Returns how many were stored.
 pub async fn prefill(
-    clients: &[Client],
+    clients: &[SqsApi],
     urls: &[String],
     total: usize,
     body: Arc<String>,
@@ -81,24 +72,12 @@ pub async fn prefill(
                     break;
                 }
                 let size = (total - 10 * k).min(10);
-                let entries = (0..size)
-                    .map(|i| {
-                        SendMessageBatchRequestEntry::builder()
-                            .id(i.to_string())
-                            .message_body(body.as_str())
-                            .build()
-                            .expect("id and body are set")
-                    })
-                    .collect();
                 let sent = client
-                    .send_message_batch()
-                    .queue_url(&urls[k % urls.len()])
-                    .set_entries(Some(entries))
-                    .send()
+                    .send_message_batch(&urls[k % urls.len()], &body, vec![None; size])
                     .await;
                 match sent {
-                    Ok(out) => stored += out.successful().len() as u64,
-                    Err(e) => last_error = Some(error_code(&e)),
+                    Ok(out) => stored += out.successful as u64,
+                    Err(code) => last_error = Some(code),
                 }
             }
             (stored, last_error)

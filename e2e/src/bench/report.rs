@@ -1,6 +1,7 @@
 //! The result of a run: throughput, latency percentiles, errors by code and the
 //! client's CPU use, printable for people or as JSON.
 
+use super::api::ClientKind;
 use super::config::{BenchConfig, Scenario};
 use super::cpu::CpuUsage;
 use super::stats::{OpStats, Recorder};
@@ -55,6 +56,8 @@ pub struct Report {
     pub scenario: Scenario,
     /// The endpoints the clients were spread over.
     pub endpoints: Vec<String>,
+    /// The client library that drove them.
+    pub client: ClientKind,
     /// Concurrent clients (pairs for long-poll-latency).
     pub concurrency: usize,
     /// Batch size used by batch operations.
@@ -160,6 +163,7 @@ impl Report {
         Report {
             scenario: config.scenario,
             endpoints: config.endpoints.clone(),
+            client: config.client,
             concurrency: config.concurrency,
             batch_size: config.batch_size,
             message_size: config.message_size,
@@ -211,7 +215,12 @@ impl fmt::Display for Report {
             write!(f, "  groups {groups}")?;
         }
         writeln!(f)?;
-        writeln!(f, "endpoints    {}", self.endpoints.join(", "))?;
+        writeln!(
+            f,
+            "endpoints    {}  (client {})",
+            self.endpoints.join(", "),
+            self.client.name()
+        )?;
         writeln!(
             f,
             "measured     {:.1} s after {:.1} s warm-up",

@@ -1,15 +1,14 @@
 //! One benchmark run: create queues, prefill, start the client loops for the scenario,
 //! sample CPU over the measured window, collect, clean up.
 
+use super::api::SqsApi;
 use super::config::{BenchConfig, Scenario};
 use super::cpu::CpuTime;
 use super::queues;
 use super::report::Report;
-use super::requests;
 use super::stats::{Recorder, Window};
 use super::workload::{Consumer, LongPollPair, Producer, Target};
 use anyhow::Result;
-use aws_sdk_sqs::Client;
 use std::sync::Arc;
 use tokio::task::JoinSet;
 use tokio::time::{Duration, Instant, sleep_until};
@@ -18,17 +17,17 @@ use tokio::time::{Duration, Instant, sleep_until};
 const PREFILL_LIMIT: Duration = Duration::from_secs(120);
 
 /// WaitTimeSeconds of receive-delete, mixed and fifo consumers.
-const CONSUMER_WAIT_SECONDS: i32 = 1;
+const CONSUMER_WAIT_SECONDS: u32 = 1;
 
 /// Runs `config` to completion (always bounded in time) and reports what it measured.
 /// The queues it created are deleted even when the run fails.
 pub async fn run(config: &BenchConfig) -> Result<Report> {
     config.validate()?;
-    let clients: Vec<Client> = config
+    let clients = config
         .endpoints
         .iter()
-        .map(|e| requests::client(e, &config.access_key, &config.secret_key))
-        .collect();
+        .map(|e| SqsApi::new(config.client, e, &config.access_key, &config.secret_key))
+        .collect::<Result<Vec<_>>>()?;
     let prefix = format!("bench-{:08x}", rand::random::<u32>());
     let fifo = config.scenario == Scenario::Fifo;
     let urls = queues::create(&clients[0], &prefix, config.effective_queues(), fifo).await?;
@@ -41,7 +40,7 @@ pub async fn run(config: &BenchConfig) -> Result<Report> {
     Ok(report)
 }
 
-async fn drive(config: &BenchConfig, clients: &[Client], urls: &[String]) -> Result<Report> {
+async fn drive(config: &BenchConfig, clients: &[SqsApi], urls: &[String]) -> Result<Report> {
     let body = Arc::new("x".repeat(config.message_size));
     let mut notes = Vec::new();
     if config.scenario == Scenario::ReceiveDelete && config.prefill > 0 {

@@ -1,12 +1,13 @@
-//! The bench tool against a real one-node sqsraft cluster: a short `send` run measures
-//! a positive throughput without errors and leaves no queue behind.
+//! The bench tool against a real one-node sqsraft cluster, with each client: every
+//! request kind succeeds, the run measures a positive throughput without errors, and no
+//! queue is left behind.
 
-use super::{BenchConfig, Scenario, run};
+use super::{BenchConfig, ClientKind, Scenario, run};
 use crate::cluster::{Cluster, ClusterSpec, DEV_ACCESS_KEY, DEV_SECRET_KEY, free_base_port};
 use crate::sdk;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn send_scenario_reports_throughput_and_no_errors() {
+async fn both_clients_drive_every_request_kind_without_errors() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cluster = tokio::task::block_in_place(|| {
         Cluster::start(ClusterSpec {
@@ -19,16 +20,25 @@ async fn send_scenario_reports_throughput_and_no_errors() {
     })
     .expect("cluster");
     let endpoint = cluster.nodes[0].endpoint();
-    let mut config = BenchConfig::new(Scenario::Send, vec![endpoint.clone()]);
-    config.concurrency = 4;
-    config.warmup = 0.5;
-    config.duration = 2.0;
+    for client in [ClientKind::Raw, ClientKind::Sdk] {
+        // mixed: SendMessageBatch, ReceiveMessage, DeleteMessageBatch; long-poll-latency:
+        // SendMessage, a 20 s ReceiveMessage, DeleteMessage.
+        for scenario in [Scenario::Mixed, Scenario::LongPollLatency] {
+            let mut config = BenchConfig::new(scenario, vec![endpoint.clone()]);
+            config.client = client;
+            config.concurrency = 2;
+            config.warmup = 0.5;
+            config.duration = 2.0;
 
-    let report = run(&config).await.expect("bench run");
+            let report = run(&config).await.expect("bench run");
 
-    assert!(report.messages_per_sec > 0.0, "{report}");
-    assert!(report.sent > 0 && report.latency.count > 0, "{report}");
-    assert_eq!(report.error_total, 0, "{report}");
+            let what = format!("{} {}: {report}", client.name(), scenario.name());
+            assert!(report.messages_per_sec > 0.0, "{what}");
+            assert!(report.sent > 0 && report.latency.count > 0, "{what}");
+            assert!(report.deleted > 0, "{what}");
+            assert_eq!(report.error_total, 0, "{what}");
+        }
+    }
     let left = sdk::client(&endpoint, DEV_ACCESS_KEY, DEV_SECRET_KEY)
         .list_queues()
         .send()

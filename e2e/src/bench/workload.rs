@@ -1,10 +1,9 @@
 //! The client loops: producers, consumers and long-poll producer/consumer pairs. Each
 //! loop owns a [`Recorder`] and returns it when the run's window closes.
 
+use super::api::{FifoIds, SqsApi};
 use super::requests::{Step, timed};
 use super::stats::Recorder;
-use aws_sdk_sqs::Client;
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, SendMessageBatchRequestEntry};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::time::{Duration, Instant, sleep, timeout_at};
@@ -16,8 +15,8 @@ const REPOLL_PAUSE: Duration = Duration::from_millis(10);
 /// A client bound to one queue.
 #[derive(Clone)]
 pub struct Target {
-    /// The SDK client (one per endpoint, shared by the loops using that endpoint).
-    pub client: Client,
+    /// The client (one per endpoint, shared by the loops using that endpoint).
+    pub client: SqsApi,
     /// The queue this loop uses.
     pub queue_url: String,
 }
@@ -43,18 +42,12 @@ impl Producer {
         while rec.window().running() {
             let keep_going = match self.batch {
                 None => {
-                    let mut request = self
-                        .target
-                        .client
-                        .send_message()
-                        .queue_url(&self.target.queue_url)
-                        .message_body(self.body.as_str());
-                    if let Some((group, dedup)) = self.fifo_ids(&mut seq) {
-                        request = request
-                            .message_group_id(group)
-                            .message_deduplication_id(dedup);
-                    }
-                    match timed(&mut rec, "SendMessage", request.send()).await {
+                    let fifo = self.fifo_ids(&mut seq);
+                    let request =
+                        self.target
+                            .client
+                            .send_message(&self.target.queue_url, &self.body, fifo);
+                    match timed(&mut rec, "SendMessage", request).await {
                         Step::Done(..) => {
                             rec.sent(1);
                             true
@@ -64,19 +57,17 @@ impl Producer {
                     }
                 }
                 Some(n) => {
-                    let entries = (0..n).map(|i| self.entry(i, &mut seq)).collect();
-                    let request = self
-                        .target
-                        .client
-                        .send_message_batch()
-                        .queue_url(&self.target.queue_url)
-                        .set_entries(Some(entries))
-                        .send();
+                    let entries = (0..n).map(|_| self.fifo_ids(&mut seq)).collect();
+                    let request = self.target.client.send_message_batch(
+                        &self.target.queue_url,
+                        &self.body,
+                        entries,
+                    );
                     match timed(&mut rec, "SendMessageBatch", request).await {
                         Step::Done(out, _) => {
-                            rec.sent(out.successful().len());
-                            for failed in out.failed() {
-                                rec.entry_error(failed.code());
+                            rec.sent(out.successful);
+                            for code in &out.failed {
+                                rec.entry_error(code);
                             }
                             true
                         }
@@ -92,20 +83,8 @@ impl Producer {
         rec
     }
 
-    fn entry(&self, i: usize, seq: &mut usize) -> SendMessageBatchRequestEntry {
-        let mut entry = SendMessageBatchRequestEntry::builder()
-            .id(i.to_string())
-            .message_body(self.body.as_str());
-        if let Some((group, dedup)) = self.fifo_ids(seq) {
-            entry = entry
-                .message_group_id(group)
-                .message_deduplication_id(dedup);
-        }
-        entry.build().expect("id and body are set")
-    }
-
     /// The next (group id, deduplication id) on FIFO queues.
-    fn fifo_ids(&self, seq: &mut usize) -> Option<(String, String)> {
+    fn fifo_ids(&self, seq: &mut usize) -> Option<FifoIds> {
         let groups = self.fifo_groups?;
         *seq += 1;
         Some((
@@ -122,30 +101,27 @@ pub struct Consumer {
     /// MaxNumberOfMessages per receive.
     pub max_messages: usize,
     /// WaitTimeSeconds per receive (a short wait keeps idle consumers from spinning).
-    pub wait_seconds: i32,
+    pub wait_seconds: u32,
 }
 
 impl Consumer {
     /// Receives and deletes until the window closes.
     pub async fn run(self, mut rec: Recorder) -> Recorder {
         while rec.window().running() {
-            let request = self
-                .target
-                .client
-                .receive_message()
-                .queue_url(&self.target.queue_url)
-                .max_number_of_messages(self.max_messages as i32)
-                .wait_time_seconds(self.wait_seconds)
-                .send();
-            let messages = match timed(&mut rec, "ReceiveMessage", request).await {
-                Step::Done(out, _) => {
-                    rec.received(out.messages().len());
-                    out.messages.unwrap_or_default()
+            let request = self.target.client.receive_message(
+                &self.target.queue_url,
+                self.max_messages,
+                self.wait_seconds,
+            );
+            let handles = match timed(&mut rec, "ReceiveMessage", request).await {
+                Step::Done(handles, _) => {
+                    rec.received(handles.len());
+                    handles
                 }
                 Step::Failed => continue,
                 Step::Stop => break,
             };
-            if !messages.is_empty() && !delete(&self.target, &messages, &mut rec).await {
+            if !handles.is_empty() && !delete(&self.target, &handles, &mut rec).await {
                 break;
             }
         }
@@ -153,18 +129,12 @@ impl Consumer {
     }
 }
 
-/// Deletes received messages (one DeleteMessage, or a DeleteMessageBatch); false when
-/// the client must stop.
-async fn delete(target: &Target, messages: &[Message], rec: &mut Recorder) -> bool {
-    let handle = |m: &Message| m.receipt_handle().unwrap_or_default().to_string();
-    if let [message] = messages {
-        let request = target
-            .client
-            .delete_message()
-            .queue_url(&target.queue_url)
-            .receipt_handle(handle(message))
-            .send();
-        return match timed(rec, "DeleteMessage", request).await {
+/// Deletes received messages by receipt handle (one DeleteMessage, or a
+/// DeleteMessageBatch); false when the client must stop.
+async fn delete(target: &Target, handles: &[String], rec: &mut Recorder) -> bool {
+    let (client, url) = (&target.client, &target.queue_url);
+    if let [handle] = handles {
+        return match timed(rec, "DeleteMessage", client.delete_message(url, handle)).await {
             Step::Done(..) => {
                 rec.deleted(1);
                 true
@@ -173,28 +143,12 @@ async fn delete(target: &Target, messages: &[Message], rec: &mut Recorder) -> bo
             Step::Stop => false,
         };
     }
-    let entries = messages
-        .iter()
-        .enumerate()
-        .map(|(i, m)| {
-            DeleteMessageBatchRequestEntry::builder()
-                .id(i.to_string())
-                .receipt_handle(handle(m))
-                .build()
-                .expect("id and handle are set")
-        })
-        .collect();
-    let request = target
-        .client
-        .delete_message_batch()
-        .queue_url(&target.queue_url)
-        .set_entries(Some(entries))
-        .send();
+    let request = client.delete_message_batch(url, handles);
     match timed(rec, "DeleteMessageBatch", request).await {
         Step::Done(out, _) => {
-            rec.deleted(out.successful().len());
-            for failed in out.failed() {
-                rec.entry_error(failed.code());
+            rec.deleted(out.successful);
+            for code in &out.failed {
+                rec.entry_error(code);
             }
             true
         }
@@ -245,13 +199,10 @@ impl LongPollPair {
                 }
             }
             sleep(REPOLL_PAUSE).await;
-            let request = self
-                .producer
-                .client
-                .send_message()
-                .queue_url(&self.producer.queue_url)
-                .message_body(self.body.as_str())
-                .send();
+            let request =
+                self.producer
+                    .client
+                    .send_message(&self.producer.queue_url, &self.body, None);
             let started = match timed(&mut rec, "SendMessage", request).await {
                 Step::Done(_, started) => started,
                 Step::Failed => continue,
@@ -290,31 +241,24 @@ async fn long_poll_consumer(
         if events.send(PollEvent::Polling).await.is_err() {
             break;
         }
-        let request = target
-            .client
-            .receive_message()
-            .queue_url(&target.queue_url)
-            .max_number_of_messages(1)
-            .wait_time_seconds(20)
-            .send();
+        let request = target.client.receive_message(&target.queue_url, 1, 20);
         let step = tokio::select! {
             step = timed(&mut rec, "ReceiveMessage", request) => step,
             _ = events.closed() => break,
         };
-        let messages = match step {
-            Step::Done(out, _) => {
+        let handles = match step {
+            Step::Done(handles, _) => {
                 let at = Instant::now();
-                rec.received(out.messages().len());
-                let messages = out.messages.unwrap_or_default();
-                if !messages.is_empty() && events.send(PollEvent::Returned(at)).await.is_err() {
+                rec.received(handles.len());
+                if !handles.is_empty() && events.send(PollEvent::Returned(at)).await.is_err() {
                     break;
                 }
-                messages
+                handles
             }
             Step::Failed => continue,
             Step::Stop => break,
         };
-        if !messages.is_empty() && !delete(&target, &messages, &mut rec).await {
+        if !handles.is_empty() && !delete(&target, &handles, &mut rec).await {
             break;
         }
     }

@@ -5,7 +5,7 @@ use anyhow::Result;
 use clap::Parser;
 use sqsraft_e2e::bench::{self, BenchConfig};
 
-/// Benchmark an SQS endpoint with the Rust AWS SDK.
+/// Benchmark an SQS endpoint with a raw signed JSON client or the Rust AWS SDK.
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {

@@ -398,8 +398,12 @@ async fn resolve<R: EndpointResolver>(
     let Some(key) = key else {
         return not_ready(&format!("usable credentials in Secret {secret_name}"));
     };
+    let client = match SqsClient::new(&endpoint, &qc.spec.region, key) {
+        Ok(client) => client,
+        Err(e) => return Ok(Err(e.into())),
+    };
     Ok(Ok(Resolved {
-        client: SqsClient::new(&endpoint, &qc.spec.region, key),
+        client,
         region: qc.spec.region.clone(),
         account: qc.spec.account_id.clone(),
     }))
