@@ -8,7 +8,8 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::config::retry::RetryConfig;
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::{
-    DeleteMessageBatchRequestEntry, QueueAttributeName, SendMessageBatchRequestEntry,
+    BatchResultErrorEntry, DeleteMessageBatchRequestEntry, QueueAttributeName,
+    SendMessageBatchRequestEntry,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -196,10 +197,7 @@ impl SqsApi {
                     .send()
                     .await
                     .map_err(|e| sdk_code(&e))?;
-                Ok(BatchOutcome {
-                    successful: out.successful().len(),
-                    failed: out.failed().iter().map(|f| f.code().to_string()).collect(),
-                })
+                Ok(sdk_outcome(out.successful().len(), out.failed()))
             }
             SqsApi::Raw(c) => {
                 let entries: Vec<Value> = entries
@@ -319,10 +317,7 @@ impl SqsApi {
                     .send()
                     .await
                     .map_err(|e| sdk_code(&e))?;
-                Ok(BatchOutcome {
-                    successful: out.successful().len(),
-                    failed: out.failed().iter().map(|f| f.code().to_string()).collect(),
-                })
+                Ok(sdk_outcome(out.successful().len(), out.failed()))
             }
             SqsApi::Raw(c) => {
                 let entries: Vec<Value> = handles
@@ -360,6 +355,14 @@ fn raw_batch_outcome(reply: &Value) -> BatchOutcome {
             .iter()
             .map(|f| f["Code"].as_str().unwrap_or("UnknownError").to_string())
             .collect(),
+    }
+}
+
+/// An SDK batch reply as counts and codes.
+fn sdk_outcome(successful: usize, failed: &[BatchResultErrorEntry]) -> BatchOutcome {
+    BatchOutcome {
+        successful,
+        failed: failed.iter().map(|f| f.code().to_string()).collect(),
     }
 }
 
