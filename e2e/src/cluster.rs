@@ -164,6 +164,11 @@ impl Cluster {
         Ok(cluster)
     }
 
+    /// Node `id`.
+    pub fn node(&self, id: u64) -> Result<&NodeProc> {
+        Ok(&self.nodes[self.index(id)?])
+    }
+
     fn index(&self, id: u64) -> Result<usize> {
         self.nodes
             .iter()

@@ -176,12 +176,7 @@ async fn membership_grows_through_snapshot_install_and_shrinks_back() {
     // Two new nodes join as learners after the log was purged: they catch up by snapshot.
     for _ in 0..2 {
         let id = blocking(|| cluster.add_node()).expect("add node");
-        let addr = cluster
-            .nodes
-            .iter()
-            .find(|n| n.id == id)
-            .expect("node")
-            .internal_addr();
+        let addr = cluster.node(id).expect("node").internal_addr();
         let status = blocking(|| {
             cluster.admin_post(
                 leader,
@@ -195,7 +190,7 @@ async fn membership_grows_through_snapshot_install_and_shrinks_back() {
         })
         .expect("add learner");
         assert!(status.learners.iter().any(|m| m.node_id == id));
-        let node = cluster.nodes.iter().find(|n| n.id == id).expect("node");
+        let node = cluster.node(id).expect("node");
         let target = status.last_log_index;
         let deadline = Instant::now() + Duration::from_secs(30);
         while blocking(|| cluster.status(id))
@@ -498,7 +493,7 @@ async fn transfer_leader_subcommand_hands_off_and_is_a_no_op_on_followers() {
     let leader = blocking(|| cluster.wait_for_leader(Duration::from_secs(20))).expect("leader");
     let bin = sqsraft_e2e::cluster::server_binary().expect("server binary");
     let hand_off = |id: u64| {
-        let node = cluster.nodes.iter().find(|n| n.id == id).expect("node");
+        let node = cluster.node(id).expect("node");
         std::process::Command::new(&bin)
             .arg("transfer-leader")
             .env(

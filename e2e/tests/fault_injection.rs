@@ -40,11 +40,7 @@ async fn partition_cuts_a_nodes_raft_traffic_and_heals() {
     let cluster = blocking(|| start_cluster(3, dir.path().to_path_buf(), fast_failover_args()))
         .expect("start cluster");
     let old = blocking(|| cluster.wait_for_members(Duration::from_secs(30))).expect("leader");
-    let node = cluster
-        .nodes
-        .iter()
-        .find(|n| n.id == old)
-        .expect("leader node");
+    let node = cluster.node(old).expect("leader node");
     let peers: Vec<u16> = cluster
         .nodes
         .iter()
@@ -75,7 +71,7 @@ async fn partition_cuts_a_nodes_raft_traffic_and_heals() {
         assert!(Instant::now() < deadline, "the majority elected no leader");
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let majority = cluster.nodes.iter().find(|n| n.id == new).expect("node");
+    let majority = cluster.node(new).expect("node");
     let client = sdk::client(&majority.endpoint(), DEV_ACCESS_KEY, DEV_SECRET_KEY);
     for i in 0..5 {
         client

@@ -77,12 +77,7 @@ async fn retried_batch_send_never_stores_an_entry_twice() {
         .map(|n| n.id)
         .find(|id| *id != leader)
         .expect("follower");
-    let endpoint = cluster
-        .nodes
-        .iter()
-        .find(|n| n.id == follower)
-        .expect("node")
-        .endpoint();
+    let endpoint = cluster.node(follower).expect("node").endpoint();
     let patient = {
         let base = sdk::client(&endpoint, DEV_ACCESS_KEY, DEV_SECRET_KEY);
         let config = base

@@ -48,12 +48,7 @@ async fn long_polls_wake_on_send_end_at_deadline_and_survive_disconnects() {
             })
         };
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let endpoint = cluster
-            .nodes
-            .iter()
-            .find(|n| n.id == follower)
-            .expect("follower node")
-            .endpoint();
+        let endpoint = cluster.node(follower).expect("follower node").endpoint();
         let parked = tokio::task::spawn_blocking(move || parked_on_leader(&endpoint))
             .await
             .expect("metrics");

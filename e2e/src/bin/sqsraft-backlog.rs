@@ -73,12 +73,7 @@ fn main() -> Result<()> {
         extra_args: Vec::new(),
     })?;
     let leader = cluster.wait_for_leader(Duration::from_secs(30))?;
-    let mut leader_addr = cluster
-        .nodes
-        .iter()
-        .find(|n| n.id == leader)
-        .context("leader")?
-        .internal_addr();
+    let mut leader_addr = cluster.node(leader)?.internal_addr();
     let create = Command {
         request_id: "backlog:create".into(),
         time_ms: now_ms(),
@@ -139,12 +134,7 @@ fn main() -> Result<()> {
                 }
                 Ok(ForwardReply::NotLeader(_)) | Err(_) => {
                     let leader = cluster.wait_for_leader(Duration::from_secs(60))?;
-                    leader_addr = cluster
-                        .nodes
-                        .iter()
-                        .find(|n| n.id == leader)
-                        .context("leader")?
-                        .internal_addr();
+                    leader_addr = cluster.node(leader)?.internal_addr();
                 }
                 Ok(other) => bail!("fill failed at {stored}: {other:?}"),
             }

@@ -195,11 +195,7 @@ fn inject(
         }
         Fault::Partition => {
             let id = leader_or_random(cluster, rng);
-            let node = cluster
-                .nodes
-                .iter()
-                .find(|n| n.id == id)
-                .ok_or_else(|| anyhow!("no node {id}"))?;
+            let node = cluster.node(id)?;
             let pid = node.pid().ok_or_else(|| anyhow!("node {id} not running"))?;
             let peers: Vec<u16> = cluster
                 .nodes
