@@ -40,6 +40,20 @@ pub struct NodeProc {
 }
 
 impl NodeProc {
+    /// The value of the unlabelled or fully labelled series `series` on this node's
+    /// `/metrics` (`None` when absent).
+    pub fn metric(&self, series: &str) -> Option<u64> {
+        let text = ureq::get(&format!("{}/metrics", self.endpoint()))
+            .call()
+            .ok()?
+            .body_mut()
+            .read_to_string()
+            .ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .and_then(|v| v.trim().parse().ok())
+    }
+
     /// `http://127.0.0.1:<sqs port>`.
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.sqs_port)

@@ -121,26 +121,12 @@ async fn retried_batch_send_never_stores_an_entry_twice() {
         assert!(out.failed().is_empty());
     }
     // The fault really fired: the edge answered InternalFailure to committed batches.
-    let metrics = ureq::get(&format!("{endpoint}/metrics"))
-        .call()
-        .expect("metrics")
-        .body_mut()
-        .read_to_string()
-        .expect("metrics body");
-    let injected: u64 = metrics
-        .lines()
-        .find(|l| {
-            l.starts_with(
-                "sqsraft_requests_total{action=\"SendMessageBatch\",outcome=\"InternalFailure\"}",
-            )
-        })
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|n| n.parse().ok())
+    let injected = cluster
+        .node(follower)
+        .expect("node")
+        .metric("sqsraft_requests_total{action=\"SendMessageBatch\",outcome=\"InternalFailure\"}")
         .unwrap_or(0);
-    assert!(
-        injected > 0,
-        "no ambiguous outcome was injected:\n{metrics}"
-    );
+    assert!(injected > 0, "no ambiguous outcome was injected");
     let reader = cluster.sdk_client(leader);
     let seen = drain(&reader, &url, batches * 10).await;
     assert_eq!(

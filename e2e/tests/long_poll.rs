@@ -48,11 +48,17 @@ async fn long_polls_wake_on_send_end_at_deadline_and_survive_disconnects() {
             })
         };
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let endpoint = cluster.node(follower).expect("follower node").endpoint();
-        let parked = tokio::task::spawn_blocking(move || parked_on_leader(&endpoint))
-            .await
-            .expect("metrics");
-        assert_eq!(parked, 1, "the follower parked its long poll on the leader");
+        let parked = tokio::task::block_in_place(|| {
+            cluster
+                .node(follower)
+                .expect("follower node")
+                .metric("sqsraft_long_polls_parked_on_leader")
+        });
+        assert_eq!(
+            parked,
+            Some(1),
+            "the follower parked its long poll on the leader"
+        );
         let sent = Instant::now();
         producer
             .send_message()
@@ -136,19 +142,4 @@ async fn long_polls_wake_on_send_end_at_deadline_and_survive_disconnects() {
         1,
         "the message is not held by the abandoned wait"
     );
-}
-
-/// The `sqsraft_long_polls_parked_on_leader` gauge of the node at `endpoint`.
-fn parked_on_leader(endpoint: &str) -> u64 {
-    let metrics = ureq::get(&format!("{endpoint}/metrics"))
-        .call()
-        .expect("metrics")
-        .body_mut()
-        .read_to_string()
-        .expect("metrics body");
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("sqsraft_long_polls_parked_on_leader "))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("the gauge is exported")
 }
