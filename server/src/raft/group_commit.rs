@@ -61,7 +61,7 @@ async fn commit(raft: &Raft, commands: Vec<Command>) -> Vec<ForwardReply> {
             op: Op::Group(commands),
         },
     };
-    match raft.client_write(entry).await {
+    match raft.client_write(std::sync::Arc::new(entry)).await {
         Ok(response) => split(response.data.0, count)
             .into_iter()
             .map(ForwardReply::Done)

@@ -4,8 +4,10 @@
 //! vote, the last purged log id and the committed log id. Appends are written
 //! immediately (so they are readable when `append` returns) and made durable by a single
 //! flusher thread that syncs the WAL once per round for every append queued meanwhile
-//! (group commit). Vote, truncate and purge are durable before they return.
+//! (group commit). Vote, truncate and purge are durable before they return. The newest
+//! entries also stay in memory ([`RecentEntries`]) for replication and apply to read.
 
+use super::recent_entries::RecentEntries;
 use super::{Entry, LogId, TypeConfig, Vote};
 use crate::codec::{decode, encode};
 use crate::sm::txn::storage_err;
@@ -17,7 +19,7 @@ use std::fmt::Debug;
 use std::io;
 use std::ops::{Bound, RangeBounds};
 use std::path::Path;
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 
 const CF_LOG: &str = "log";
 const CF_META: &str = "raft_meta";
@@ -25,11 +27,16 @@ const KEY_VOTE: &[u8] = b"vote";
 const KEY_PURGED: &[u8] = b"last_purged";
 const KEY_COMMITTED: &[u8] = b"committed";
 
+/// Encoded bytes of the newest entries kept in memory: a few appends' worth, what
+/// replication and apply typically still have to read.
+const RECENT_BYTES: usize = 8 << 20;
+
 /// RocksDB-backed Raft log storage. Cheap to clone: clones share the database and flusher.
 #[derive(Clone)]
 pub struct LogStore {
     db: Arc<DB>,
     flusher: mpsc::Sender<IOFlushed<TypeConfig>>,
+    recent: Arc<Mutex<RecentEntries>>,
 }
 
 impl LogStore {
@@ -48,7 +55,15 @@ impl LogStore {
         std::thread::Builder::new()
             .name("raft-log-flush".into())
             .spawn(move || flush_loop(&flush_db, rx))?;
-        Ok(LogStore { db, flusher: tx })
+        Ok(LogStore {
+            db,
+            flusher: tx,
+            recent: Arc::new(Mutex::new(RecentEntries::new(RECENT_BYTES))),
+        })
+    }
+
+    fn recent(&self) -> MutexGuard<'_, RecentEntries> {
+        self.recent.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn cf_log(&self) -> &ColumnFamily {
@@ -110,10 +125,23 @@ fn index_key(index: u64) -> [u8; 8] {
 }
 
 impl LogStore {
-    /// The stored entries of `range` from index `start` on, in order, stopping after the
-    /// first entry that brings the encoded size to `max_bytes`. Also returns the index to
-    /// continue from when it stopped early.
+    /// The entries of `range` from index `start` on, in order, stopping after the first
+    /// entry that brings the encoded size to `max_bytes`. Also returns the index to
+    /// continue from when it stopped early. Recent entries come from memory.
     fn read_range(
+        &self,
+        start: u64,
+        range: &impl RangeBounds<u64>,
+        max_bytes: usize,
+    ) -> io::Result<(Vec<Entry>, Option<u64>)> {
+        match self.recent().read(start, range, max_bytes) {
+            Some(read) => Ok(read),
+            None => self.read_stored(start, range, max_bytes),
+        }
+    }
+
+    /// [`Self::read_range`] from the database only.
+    fn read_stored(
         &self,
         start: u64,
         range: &impl RangeBounds<u64>,
@@ -243,14 +271,18 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         let mut batch = WriteBatch::default();
+        let mut appended = Vec::new();
         for entry in entries {
-            batch.put_cf(
-                self.cf_log(),
-                index_key(entry.log_id.index),
-                encode(&entry)?,
-            );
+            let encoded = encode(&entry)?;
+            batch.put_cf(self.cf_log(), index_key(entry.log_id.index), &encoded);
+            appended.push((entry, encoded.len()));
         }
         self.db.write(batch).map_err(storage_err)?;
+        let mut recent = self.recent();
+        for (entry, size) in appended {
+            recent.push(entry, size);
+        }
+        drop(recent);
         self.flusher
             .send(callback)
             .map_err(|_| io::Error::other("raft log flusher has stopped"))
@@ -261,6 +293,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let mut batch = WriteBatch::default();
         batch.delete_range_cf(self.cf_log(), index_key(from), index_key(u64::MAX));
         batch.delete_cf(self.cf_log(), index_key(u64::MAX));
+        self.recent().truncate_from(from);
         self.write_durable(batch).await
     }
 
@@ -268,6 +301,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf_meta(), KEY_PURGED, encode(&log_id)?);
         batch.delete_range_cf(self.cf_log(), index_key(0), index_key(log_id.index + 1));
+        self.recent().purge_through(log_id.index);
         self.write_durable(batch).await
     }
 }
@@ -279,24 +313,68 @@ mod tests {
     use openraft::entry::RaftEntry;
     use openraft::testing::log_id;
 
+    /// An entry of `term` at `index` carrying a `body_bytes` body.
+    fn entry(term: u64, index: u64, body_bytes: usize) -> Entry {
+        let command = Command {
+            request_id: format!("r{term}-{index}"),
+            time_ms: index,
+            op: Op::DeleteQueue {
+                name: "q".repeat(body_bytes),
+            },
+        };
+        Entry::new_normal(log_id::<TypeConfig>(term, 1, index), Arc::new(command))
+    }
+
     /// Entries 1..=n, each carrying a `body_bytes` body, written straight to the log.
     fn store_with_entries(dir: &Path, n: u64, body_bytes: usize) -> LogStore {
         let store = LogStore::open(dir).unwrap();
         for index in 1..=n {
-            let command = Command {
-                request_id: format!("r{index}"),
-                time_ms: index,
-                op: Op::DeleteQueue {
-                    name: "q".repeat(body_bytes),
-                },
-            };
-            let entry = Entry::new_normal(log_id::<TypeConfig>(1, 1, index), command);
             store
                 .db
-                .put_cf(store.cf_log(), index_key(index), encode(&entry).unwrap())
+                .put_cf(
+                    store.cf_log(),
+                    index_key(index),
+                    encode(&entry(1, index, body_bytes)).unwrap(),
+                )
                 .unwrap();
         }
         store
+    }
+
+    fn encoded(entries: &[Entry]) -> Vec<Vec<u8>> {
+        entries.iter().map(|e| encode(e).unwrap()).collect()
+    }
+
+    #[tokio::test]
+    async fn recent_entries_read_from_memory_match_the_log_through_truncation_and_purge() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = LogStore::open(dir.path()).unwrap();
+        let terms_and_indexes = [(1, 1..=6), (2, 5..=7)];
+        for (term, indexes) in terms_and_indexes {
+            if term == 2 {
+                // A new leader replaces 5 and 6.
+                store
+                    .truncate_after(Some(log_id::<TypeConfig>(1, 1, 4)))
+                    .await
+                    .unwrap();
+            }
+            let entries = indexes.map(|i| entry(term, i, 10));
+            store.append(entries, IOFlushed::noop()).await.unwrap();
+        }
+        store.purge(log_id::<TypeConfig>(1, 1, 2)).await.unwrap();
+
+        let range = 3..8;
+        assert!(store.recent().read(3, &range, usize::MAX).is_some());
+        let from_memory = store.try_get_log_entries(range.clone()).await.unwrap();
+        let (stored, _) = store.read_stored(3, &range, usize::MAX).unwrap();
+        let terms: Vec<u64> = from_memory
+            .iter()
+            .map(|e| e.log_id.leader_id.term)
+            .collect();
+        assert_eq!(terms, vec![1, 1, 2, 2, 2]);
+        assert_eq!(encoded(&from_memory), encoded(&stored));
+        // Below the purge point nothing is served from memory.
+        assert!(store.recent().read(2, &(2..8), usize::MAX).is_none());
     }
 
     #[tokio::test]

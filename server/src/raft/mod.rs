@@ -6,6 +6,7 @@ mod db_options;
 pub mod group_commit;
 pub mod log_store;
 pub mod network;
+mod recent_entries;
 pub mod rpc;
 pub mod signals;
 pub mod snapshot;
@@ -15,9 +16,11 @@ use crate::sm::command::{Command, CommandResponse};
 
 openraft::declare_raft_types!(
     /// sqsraft's openraft type configuration: commands in, command results out, u64 node
-    /// ids, members addressed by their internal `host:port`.
+    /// ids, members addressed by their internal `host:port`. Commands are shared, so the
+    /// log's recent entries, replication and apply hold one copy (it encodes as the bare
+    /// command).
     pub TypeConfig:
-        D = Command,
+        D = std::sync::Arc<Command>,
         R = CommandResponse,
         NodeId = u64,
         Node = openraft::BasicNode,
