@@ -42,17 +42,9 @@ fn base(cache_bytes: usize) -> Options {
     opts
 }
 
-/// Share of a memtable's size given to its bloom filter.
-const MEMTABLE_BLOOM_RATIO: f64 = 0.1;
-
-/// Options of the state-machine database. Its memtables get a whole-key bloom filter:
-/// every command looks up a dedup record that almost never exists, and the filter
-/// answers such misses without searching the memtable's skip list.
+/// Options of the state-machine database.
 pub fn state() -> Options {
-    let mut opts = base(STATE_CACHE);
-    opts.set_memtable_prefix_bloom_ratio(MEMTABLE_BLOOM_RATIO);
-    opts.set_memtable_whole_key_filtering(true);
-    opts
+    base(STATE_CACHE)
 }
 
 /// Options of the Raft log database (and its column families).

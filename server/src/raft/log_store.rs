@@ -27,9 +27,10 @@ const KEY_VOTE: &[u8] = b"vote";
 const KEY_PURGED: &[u8] = b"last_purged";
 const KEY_COMMITTED: &[u8] = b"committed";
 
-/// Encoded bytes of the newest entries kept in memory: a few appends' worth, what
-/// replication and apply typically still have to read.
-const RECENT_BYTES: usize = 8 << 20;
+/// Encoded bytes of the newest entries kept in memory: at least eight full entries of
+/// the group commit, what replication and apply typically still have to read. Decoded
+/// they take about two to three times this.
+const RECENT_BYTES: usize = 2 << 20;
 
 /// RocksDB-backed Raft log storage. Cheap to clone: clones share the database and flusher.
 #[derive(Clone)]

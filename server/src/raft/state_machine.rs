@@ -2,13 +2,7 @@
 //!
 //! Each apply round is one `WriteBatch`: the effects of its entries, the dedup records,
 //! the last-applied log id, the membership and the apply clock. A round closes at about
-//! 4 MiB of writes, so applying a long run of entries costs bounded memory.
-//!
-//! Rounds skip RocksDB's write-ahead log: the Raft log already holds every applied entry
-//! durably. After a crash the database comes back as of its last memtable flush, whose
-//! last-applied id matches its contents (a flush never splits a batch), and openraft
-//! applies the rest again from the log. Building a snapshot flushes the memtables first,
-//! so the log is only purged below what is on disk. Snapshots are streamed
+//! 4 MiB of writes, so applying a long run of entries costs bounded memory. Snapshots are streamed
 //! dumps of a consistent RocksDB snapshot; installing one builds a fresh database
 //! directory and switches to it by atomically replacing the `CURRENT` pointer file, so a
 //! crash at any point leaves either the old or the new state, never a mix.
@@ -27,7 +21,7 @@ use openraft::storage::{
     ApplyResponder, EntryResponder, RaftSnapshotBuilder, RaftStateMachine, Snapshot,
 };
 use openraft::{EntryPayload, OptionalSend};
-use rocksdb::{DB, Options, WriteBatch, WriteOptions};
+use rocksdb::{DB, Options, WriteBatch};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -225,10 +219,9 @@ fn write_current(sm_dir: &Path, name: &str) -> io::Result<()> {
 
 /// Builds a snapshot of `db` into `snapshot_dir` (blocking).
 fn build_snapshot_file(db: &DB, snapshot_dir: &Path) -> io::Result<(SnapshotMeta, PathBuf)> {
+    // Everything the snapshot contains must be durable here before the log is purged.
+    db.flush_wal(true).map_err(storage_err)?;
     let view = db.snapshot();
-    // Everything the snapshot contains must be on disk before the log is purged: apply
-    // writes no WAL, so flush the memtables (which hold at least what the view sees).
-    db.flush().map_err(storage_err)?;
     let last_log_id: Option<LogId> = view
         .get(keys::META_LAST_APPLIED)
         .map_err(storage_err)?
@@ -326,9 +319,7 @@ impl StateMachineStore {
             txn.put(keys::META_MEMBERSHIP.to_vec(), encode(&membership)?);
         }
         let (batch, touched) = txn.into_parts();
-        let mut no_wal = WriteOptions::default();
-        no_wal.disable_wal(true);
-        db.write_opt(batch, &no_wal).map_err(storage_err)?;
+        db.write(batch).map_err(storage_err)?;
         for (responder, response) in responses {
             responder.send(response);
         }
@@ -462,46 +453,6 @@ mod tests {
                 dedup_id: None,
             }],
         }
-    }
-
-    /// Bytes in the write-ahead log files of `db`.
-    fn wal_bytes(db: &DB) -> u64 {
-        fs::read_dir(db.path())
-            .unwrap()
-            .map(|f| f.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "log"))
-            .map(|p| fs::metadata(p).unwrap().len())
-            .sum()
-    }
-
-    #[tokio::test]
-    async fn apply_writes_no_wal_and_a_snapshot_puts_what_it_holds_on_disk() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut sm = StateMachineStore::open(dir.path()).unwrap();
-        let mut entries = vec![entry(
-            1,
-            Op::CreateQueue {
-                name: "big".into(),
-                attributes: BTreeMap::new(),
-                tags: BTreeMap::new(),
-            },
-        )];
-        entries.extend((2..=5).map(|i| entry(i, send("x".repeat(100)))));
-        sm.apply(futures::stream::iter(entries.into_iter().map(Ok)))
-            .await
-            .unwrap();
-        let db = sm.state_db().get();
-        let in_memtable = |db: &DB| {
-            db.property_int_value("rocksdb.num-entries-active-mem-table")
-                .unwrap()
-                .unwrap()
-        };
-        assert!(in_memtable(&db) > 0);
-        assert_eq!(wal_bytes(&db), 0, "the Raft log is the write-ahead log");
-
-        let snapshot = sm.build_snapshot().await.unwrap();
-        assert_eq!(snapshot.meta.last_log_id.map(|id| id.index), Some(5));
-        assert_eq!(in_memtable(&db), 0, "the snapshot's state was flushed");
     }
 
     #[tokio::test]
