@@ -350,18 +350,19 @@ mod tests {
     async fn recent_entries_read_from_memory_match_the_log_through_truncation_and_purge() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = LogStore::open(dir.path()).unwrap();
-        let terms_and_indexes = [(1, 1..=6), (2, 5..=7)];
-        for (term, indexes) in terms_and_indexes {
-            if term == 2 {
-                // A new leader replaces 5 and 6.
-                store
-                    .truncate_after(Some(log_id::<TypeConfig>(1, 1, 4)))
-                    .await
-                    .unwrap();
-            }
-            let entries = indexes.map(|i| entry(term, i, 10));
-            store.append(entries, IOFlushed::noop()).await.unwrap();
-        }
+        let terms =
+            |term, indexes: std::ops::RangeInclusive<u64>| indexes.map(move |i| entry(term, i, 10));
+        store
+            .append(terms(1, 1..=6), IOFlushed::noop())
+            .await
+            .unwrap();
+        // A new leader replaces 5 and 6.
+        let kept = log_id::<TypeConfig>(1, 1, 4);
+        store.truncate_after(Some(kept)).await.unwrap();
+        store
+            .append(terms(2, 5..=7), IOFlushed::noop())
+            .await
+            .unwrap();
         store.purge(log_id::<TypeConfig>(1, 1, 2)).await.unwrap();
 
         let range = 3..8;
