@@ -72,6 +72,35 @@ impl NodeProc {
     pub fn is_running(&self) -> bool {
         self.child.is_some()
     }
+
+    /// CPU time (user + system) the running process has used, from `/proc/<pid>/stat`.
+    pub fn cpu_time(&self) -> Result<Duration> {
+        let pid = self.pid().context("node is not running")?;
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat"))
+            .with_context(|| format!("read /proc/{pid}/stat"))?;
+        // SAFETY: sysconf only reads a system constant.
+        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+        Ok(Duration::from_secs_f64(
+            cpu_ticks(&stat)? as f64 / per_second,
+        ))
+    }
+}
+
+/// utime + stime (fields 14 and 15, in clock ticks) of a `/proc/<pid>/stat` line. The
+/// command name in field 2 may hold spaces and parentheses, so fields are counted from
+/// its closing parenthesis.
+fn cpu_ticks(stat: &str) -> Result<u64> {
+    let (_, rest) = stat
+        .rsplit_once(')')
+        .context("malformed /proc/<pid>/stat")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |n: usize| -> Result<u64> {
+        // `rest` starts at field 3.
+        let text = fields.get(n - 3).context("short /proc/<pid>/stat")?;
+        text.parse()
+            .with_context(|| format!("field {n} of /proc/<pid>/stat: {text:?}"))
+    };
+    Ok(field(14)? + field(15)?)
 }
 
 /// A running cluster; dropping it kills every process it started.
@@ -176,6 +205,15 @@ impl Cluster {
             cluster.wait_healthy(i, Duration::from_secs(30))?;
         }
         Ok(cluster)
+    }
+
+    /// CPU time used so far by every running node together.
+    pub fn cpu_time(&self) -> Result<Duration> {
+        self.nodes
+            .iter()
+            .filter(|n| n.is_running())
+            .map(NodeProc::cpu_time)
+            .sum()
     }
 
     /// Node `id`.
@@ -484,4 +522,19 @@ pub fn free_base_port(nodes: u16) -> Result<u16> {
         }
     }
     bail!("no free port range found")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_ticks_add_user_and_system_time_after_the_command_name() {
+        // A command name with a space and a parenthesis, as /proc shows it.
+        let stat = "4242 (sqs (raft) x) S 1 4242 4242 0 -1 4194560 900 0 0 0 \
+                    1234 56 0 0 20 0 11 0 100 123456 789 18446744073709551615";
+        assert_eq!(cpu_ticks(stat).unwrap(), 1234 + 56);
+        assert!(cpu_ticks("4242 (truncated) S 1 2").is_err());
+        assert!(cpu_ticks("no parenthesis at all").is_err());
+    }
 }

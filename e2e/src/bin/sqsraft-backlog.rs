@@ -2,9 +2,10 @@
 //!
 //! Starts a local cluster, stores `--messages` messages of `--size` bytes in one queue
 //! (1,000 per replicated command, straight to the leader's forward endpoint, so the fill
-//! is bounded by replication and storage rather than by a client), then reports each
-//! node's RSS, restarts every node and reports how long recovery takes and the RSS after
-//! it. Everything runs on 127.0.0.1 and stops by itself.
+//! is bounded by replication and storage rather than by a client), then reports the CPU
+//! the servers spent per stored message, each node's RSS, restarts every node and reports
+//! how long recovery takes and the RSS after it. Everything runs on 127.0.0.1 and stops
+//! by itself.
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
@@ -90,6 +91,7 @@ fn main() -> Result<()> {
     report_rss(&cluster, "empty")?;
 
     let body = "x".repeat(args.size);
+    let cpu_before = cluster.cpu_time()?;
     let started = Instant::now();
     let mut stored = 0u64;
     let mut next_report = args.messages / 10;
@@ -154,8 +156,18 @@ fn main() -> Result<()> {
         fill.as_secs_f64(),
         args.messages as f64 / fill.as_secs_f64()
     );
+    let cpu_fill = cluster.cpu_time()? - cpu_before;
     // Let background flushes and compactions settle before measuring.
     std::thread::sleep(Duration::from_secs(5));
+    let cpu_settle = cluster.cpu_time()? - cpu_before - cpu_fill;
+    println!(
+        "server CPU: {:.1} s during the fill ({:.1} µs per message, {:.2} cores busy), \
+         {:.1} s more in the 5 s after it",
+        cpu_fill.as_secs_f64(),
+        cpu_fill.as_secs_f64() * 1e6 / args.messages as f64,
+        cpu_fill.as_secs_f64() / fill.as_secs_f64(),
+        cpu_settle.as_secs_f64()
+    );
     report_rss(&cluster, "backlog")?;
 
     // Restart every node and time recovery to a serving cluster.
