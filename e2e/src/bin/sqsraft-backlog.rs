@@ -156,10 +156,11 @@ fn main() -> Result<()> {
         fill.as_secs_f64(),
         args.messages as f64 / fill.as_secs_f64()
     );
-    let cpu_fill = cluster.cpu_time()? - cpu_before;
+    // saturating: a node that died meanwhile drops out of the sum.
+    let cpu_fill = cluster.cpu_time()?.saturating_sub(cpu_before);
     // Let background flushes and compactions settle before measuring.
     std::thread::sleep(Duration::from_secs(5));
-    let cpu_settle = cluster.cpu_time()? - cpu_before - cpu_fill;
+    let cpu_settle = cluster.cpu_time()?.saturating_sub(cpu_before + cpu_fill);
     println!(
         "server CPU: {:.1} s during the fill ({:.1} µs per message, {:.2} cores busy), \
          {:.1} s more in the 5 s after it",
