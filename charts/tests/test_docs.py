@@ -10,13 +10,17 @@ import pytest
 from conftest import REPO, load_all
 
 DOCS = [
+    REPO / "README.md",
     REPO / "docs" / "quickstart.md",
     REPO / "docs" / "operator-guide.md",
     REPO / "docs" / "troubleshooting.md",
     REPO / "e2e" / "README.md",
 ]
 # Standard Kubernetes types: the guide names them, not their every sub-field.
-OPAQUE = {"affinity", "tolerations", "topologySpreadConstraints", "resources", "imagePullSecrets", "conditions"}
+OPAQUE = {
+    "affinity", "tolerations", "topologySpreadConstraints", "resources", "imagePullSecrets", "conditions",
+    "sqsFrom",
+}
 
 
 def field_paths(schema: dict, prefix: str) -> list[str]:

@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
-"""Side-by-side SQS benchmark: sqsraft (1 and 3 nodes), moto_server and LocalStack.
+"""Side-by-side SQS benchmark: sqsraft (1 and 3 nodes), ElasticMQ, moto_server and LocalStack.
 
 Builds the release binaries, starts every server on 127.0.0.1, runs the same
-`sqsraft-bench` scenarios with the same parameters against each, samples each server's
-memory, stops everything it started (by pid), and writes docs/benchmarks.md.
+`sqsraft-bench` scenarios with the same parameters against each, measuring the server
+processes' CPU per message (utime + stime from /proc/<pid>/stat, via
+`sqsraft-bench --server-pids`) beside msg/s, samples each server's memory, stops
+everything it started (by pid), and writes docs/benchmarks.md.
 
     python3 e2e/bench/compare.py                      # everything, defaults
-    python3 e2e/bench/compare.py --duration 5 --targets sqsraft-1,moto
+    python3 e2e/bench/compare.py --duration 5 --targets sqsraft-1,elasticmq
 
 Standard library only; the moto and LocalStack virtualenvs are created from
-e2e/bench/requirements*.txt under --venv-dir.
+e2e/bench/requirements*.txt under --venv-dir; ElasticMQ's jars are resolved by Maven from
+e2e/bench/elasticmq/pom.xml into <target-dir>/elasticmq-<version> and run on `java`.
 """
 
 import argparse
@@ -18,6 +21,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shlex
 import shutil
 import signal
@@ -33,7 +37,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 BENCH_DIR = Path(__file__).resolve().parent
 ALL_SCENARIOS = ["send", "send-batch", "receive-delete", "mixed", "fifo", "long-poll-latency"]
-ALL_TARGETS = ["sqsraft-1", "sqsraft-3", "moto", "localstack"]
+ALL_TARGETS = ["sqsraft-1", "sqsraft-3", "elasticmq", "moto", "localstack"]
+# Peers whose figures the sqsraft targets are divided by, strongest first.
+BASELINES = ["elasticmq", "localstack", "moto"]
 # LocalStack 2026.3.0 imports warnings.deprecated, new in Python 3.13.
 LOCALSTACK_MIN_PYTHON = (3, 13)
 
@@ -58,6 +64,12 @@ def parse_args():
     p.add_argument("--queues", type=int, default=1)
     p.add_argument("--groups", type=int, default=10)
     p.add_argument("--long-poll-pairs", type=int, default=4, help="concurrency of long-poll-latency")
+    p.add_argument(
+        "--jvm-prewarm",
+        type=float,
+        default=10.0,
+        help="seconds of unrecorded mixed load on a JVM target (ElasticMQ) before its scenarios, so its JIT has compiled the hot paths",
+    )
     p.add_argument(
         "--prefill",
         default="auto",
@@ -272,14 +284,22 @@ def package_version(python, name):
 
 
 class Target:
-    """A started server: its endpoints, server pids and description."""
+    """A started server: its endpoints, description and how to find its server pids."""
 
-    def __init__(self, name, proc, endpoints, describe, server_pids):
+    def __init__(self, name, proc, endpoints, describe, with_launcher, jvm=False):
         self.name = name
+        self.jvm = jvm
         self.proc = proc
         self.endpoints = endpoints
         self.describe = describe
-        self.server_pids = server_pids
+        # False when proc only launches the servers (sqsraft-local): its own CPU and
+        # memory are not the server's.
+        self.with_launcher = with_launcher
+
+    def server_pids(self):
+        """The server processes now (re-read: a server may start helpers later)."""
+        kids = descendants(self.proc.pid)
+        return ([self.proc.pid] if self.with_launcher else []) + kids
 
 
 def start_sqsraft(args, nodes, workdir, bins):
@@ -299,7 +319,7 @@ def start_sqsraft(args, nodes, workdir, bins):
     if nodes > 1:
         what += "; clients spread over all nodes"
     # The launcher's children are the server processes.
-    return Target(f"sqsraft-{nodes}", proc, endpoints, what, descendants(proc.pid))
+    return Target(f"sqsraft-{nodes}", proc, endpoints, what, with_launcher=False)
 
 
 def start_moto(args, workdir):
@@ -314,7 +334,7 @@ def start_moto(args, workdir):
         proc,
         [f"http://127.0.0.1:{port}"],
         f"moto_server {version} (Python {py[0]}.{py[1]}, in-memory)",
-        [proc.pid] + descendants(proc.pid),
+        with_launcher=True,
     )
 
 
@@ -352,7 +372,74 @@ def start_localstack(args, workdir):
         proc,
         [f"http://127.0.0.1:{port}"],
         f"LocalStack {ls_version} SQS (Python {version[0]}.{version[1]}, from PyPI, no Docker, in-memory)",
-        [proc.pid] + descendants(proc.pid),
+        with_launcher=True,
+    )
+
+
+ELASTICMQ_POM = BENCH_DIR / "elasticmq" / "pom.xml"
+
+
+def elasticmq_version():
+    """The ElasticMQ version pinned in e2e/bench/elasticmq/pom.xml."""
+    text = ELASTICMQ_POM.read_text()
+    m = re.search(r"<artifactId>elasticmq-server_2\.13</artifactId>\s*<version>([^<]+)</version>", text)
+    if not m:
+        raise SystemExit(f"no elasticmq-server_2.13 version in {ELASTICMQ_POM}")
+    return m.group(1)
+
+
+def elasticmq_jars(args, version):
+    """A directory with the ElasticMQ server jar and its dependencies (resolved once)."""
+    jars = Path(args.target_dir) / f"elasticmq-{version}"
+    stamp = jars / ".resolved"
+    if stamp.exists():
+        return jars
+    if not shutil.which("mvn"):
+        raise Skip("mvn (Maven) not on PATH: it resolves the ElasticMQ jars")
+    if jars.exists():
+        shutil.rmtree(jars)
+    run(["mvn", "-B", "-q", "-f", ELASTICMQ_POM, "dependency:copy-dependencies", f"-DoutputDirectory={jars}"])
+    stamp.write_text(version)
+    return jars
+
+
+def java_version(java):
+    out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60)
+    first = (out.stderr or out.stdout).splitlines()[0] if (out.stderr or out.stdout) else "?"
+    m = re.search(r'version "([^"]+)"', first)
+    return m.group(1) if m else first
+
+
+def start_elasticmq(args, workdir):
+    java = shutil.which("java")
+    if not java:
+        raise Skip("java not on PATH: ElasticMQ runs on the JVM")
+    version = elasticmq_version()
+    jars = elasticmq_jars(args, version)
+    port = free_port_range([0])
+    # Our own config on top of the defaults in the jar: loopback only, fixed port,
+    # queue URLs on that address, SQS's strict limits, an AWS-looking region and account.
+    conf = workdir / "elasticmq.conf"
+    conf.write_text(
+        'include classpath("application.conf")\n'
+        f'node-address {{ protocol = "http", host = "127.0.0.1", port = {port}, context-path = "" }}\n'
+        f'rest-sqs {{ enabled = true, bind-port = {port}, bind-hostname = "127.0.0.1", sqs-limits = strict }}\n'
+        "generate-node-address = false\n"
+        'aws { region = "us-east-1", accountId = "000000000000" }\n'
+    )
+    proc = spawn(
+        [java, f"-Dconfig.file={conf}", "-cp", f"{jars}/*", "org.elasticmq.server.Main"],
+        workdir / "elasticmq.log",
+    )
+    wait_http(f"http://127.0.0.1:{port}/", proc, 90)
+    return Target(
+        "elasticmq",
+        proc,
+        [f"http://127.0.0.1:{port}"],
+        f"ElasticMQ {version} (org.elasticmq:elasticmq-server_2.13 from Maven, JVM {java_version(java)}"
+        f", default JVM flags, in-memory; {args.jvm_prewarm:g} s of unrecorded mixed load first to warm the JIT)",
+        with_launcher=True,
+        jvm=True,
     )
 
 
@@ -366,8 +453,9 @@ class Skip(Exception):
 # ---------------------------------------------------------------- benchmark
 
 
-def bench(args, bins, target, scenario, prefill):
+def bench(args, bins, target, scenario, prefill, duration=None):
     concurrency = args.long_poll_pairs if scenario == "long-poll-latency" else args.concurrency
+    duration = args.duration if duration is None else duration
     cmd = [
         bins / "sqsraft-bench",
         "--endpoint",
@@ -383,7 +471,7 @@ def bench(args, bins, target, scenario, prefill):
         "--message-size",
         args.message_size,
         "--duration",
-        args.duration,
+        duration,
         "--warmup",
         args.warmup,
         "--queues",
@@ -392,10 +480,12 @@ def bench(args, bins, target, scenario, prefill):
         args.groups,
         "--prefill",
         prefill,
+        "--server-pids",
+        ",".join(str(p) for p in target.server_pids()),
         "--json",
     ]
     log(f"{target.name}: {scenario}")
-    limit = args.warmup + args.duration + 300
+    limit = args.warmup + duration + 300
     out = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=limit)
     if out.returncode != 0:
         return {"failed": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit {out.returncode}"}
@@ -416,12 +506,17 @@ def run_target(args, bins, workdir, name):
         target = start_sqsraft(args, 1, workdir, bins)
     elif name == "sqsraft-3":
         target = start_sqsraft(args, 3, workdir, bins)
+    elif name == "elasticmq":
+        target = start_elasticmq(args, workdir)
     elif name == "moto":
         target = start_moto(args, workdir)
     else:
         target = start_localstack(args, workdir)
     results, rates = {}, {}
     try:
+        if target.jvm and args.jvm_prewarm > 0:
+            log(f"{name}: {args.jvm_prewarm:g} s of unrecorded mixed load to warm the JIT")
+            bench(args, bins, target, "mixed", 0, duration=args.jvm_prewarm)
         order = sorted(args.scenarios, key=lambda s: s != "send-batch")
         for scenario in order:
             r = bench(args, bins, target, scenario, prefill_for(args, rates))
@@ -429,13 +524,14 @@ def run_target(args, bins, workdir, name):
             if "messages_per_sec" in r:
                 rates[scenario] = r["messages_per_sec"]
                 log(
-                    f"{name} {scenario}: {r['messages_per_sec']:.0f} msg/s, p99 {r['latency']['p99_ms']:.2f} ms, "
-                    f"{r['error_total']} errors"
+                    f"{name} {scenario}: {r['messages_per_sec']:.0f} msg/s, server CPU {fmt_cpu(r)} µs/msg, "
+                    f"p99 {r['latency']['p99_ms']:.2f} ms, {r['error_total']} errors"
                 )
             else:
                 log(f"{name} {scenario}: FAILED {r['failed']}")
-        rss, hwm = memory_kib(target.server_pids)
-        per_process = {pid: memory_kib([pid]) for pid in target.server_pids}
+        pids = target.server_pids()
+        rss, hwm = memory_kib(pids)
+        per_process = {pid: memory_kib([pid]) for pid in pids}
     finally:
         STARTED.remove(target.proc)
         stop(target.proc)
@@ -493,10 +589,38 @@ def fmt_lat(r):
     return f"{lat['p50_ms']:.2f} / {lat['p99_ms']:.2f} / {lat['max_ms']:.1f}"
 
 
+def server_us(r):
+    """Server CPU µs per message of a result, or None."""
+    if not r or "failed" in r:
+        return None
+    return ((r.get("server_cpu") or {}).get("micros_per_message")) or None
+
+
+def fmt_cpu(r):
+    us = server_us(r)
+    return "—" if us is None else f"{us:,.0f}"
+
+
+def fmt_cpu_rate(r):
+    """'<server µs/msg> µs · <msg/s>/s' for the headline table."""
+    if r is None:
+        return "—"
+    if "failed" in r:
+        return "failed"
+    return f"{fmt_cpu(r)} µs · {fmt_rate(r)}/s"
+
+
 def ratio(r, base):
     if not r or not base or "failed" in r or "failed" in base or not base["messages_per_sec"]:
         return "—"
-    return f"{r['messages_per_sec'] / base['messages_per_sec']:.1f}×"
+    return f"{r['messages_per_sec'] / base['messages_per_sec']:.2f}×"
+
+
+def cpu_ratio(r, base):
+    us, base_us = server_us(r), server_us(base)
+    if us is None or base_us is None:
+        return "—"
+    return f"{us / base_us:.2f}×"
 
 
 TOOL_DOC = """\
@@ -508,8 +632,10 @@ the signed client the operator also uses) or `sdk` (the Rust `aws-sdk-sqs`). Nei
 retries, so every failure is counted. It creates its own queues under a
 unique `bench-<hex>` prefix, prefills them for `receive-delete`, runs a warm-up and then a
 measured window, deletes its queues, and prints messages/s, requests/s, p50/p90/p99/max
-latency per operation, errors by AWS error code and its own CPU use (getrusage, user+sys as
-a percentage of one core). Requests, messages and latencies count when a request *ends*
+latency per operation, errors by AWS error code, its own CPU use (getrusage) and the
+servers' (utime + stime of each server process from `/proc/<pid>/stat`, summed), both as a
+percentage of one core and as **µs of CPU per message** (the scenario's headline messages).
+Requests, messages and latencies count when a request *ends*
 inside the measured window; clients start no request after it, and every request is bounded
 by the end of the window plus 5 s, so a run always stops by itself.
 
@@ -531,7 +657,20 @@ target/release/sqsraft-bench --endpoint http://127.0.0.1:9324,http://127.0.0.1:9
 
 Other flags: `--endpoint` (repeat or comma list; client *i* uses endpoint *i* mod *n*; a
 long-poll consumer uses the node after its producer's), `--access-key/--secret-key`
-(default: the development keys of `sqsraft-local`), `--queues N`, `--prefill N`, `--json`.
+(default: the development keys of `sqsraft-local`), `--queues N`, `--prefill N`, `--json`,
+`--server-pids P1,P2,…`.
+
+Which processes are the servers: `--server-pids` when given (what `compare.py` passes: it
+knows every process it started, helpers included). Otherwise the tool finds them itself
+when every endpoint is a loopback URL: the endpoint's port → the inode of the socket
+listening on it (`/proc/net/tcp`, `/proc/net/tcp6`) → the processes holding that socket
+(`/proc/<pid>/fd`). That needs no cooperation from the server and no pid files, and it
+finds every replica when the clients are spread over all nodes; it misses replicas the
+clients do not talk to (list all nodes' endpoints, or pass `--server-pids`) and helper
+processes that do not hold the listener. CPU times are read at the start and the end of
+the measured window, in clock ticks (10 ms at `CLK_TCK` 100: runs should use seconds of
+CPU, not milliseconds); a pid that is not running for the whole window is left out and
+noted. For a remote endpoint the server CPU is reported as not measured.
 `Wake` is clamped at 1 µs when the receive returns before the send's acknowledgement
 arrives. `receive-delete` notes when consumers found the queues empty (raise `--prefill`).
 
@@ -557,14 +696,26 @@ def write_report(args, results, skipped, started_at, elapsed, load_before, load_
         "## The comparison script",
         "",
         "`e2e/bench/compare.py` builds the release binaries, starts each target on 127.0.0.1 only",
-        "(sqsraft 1-node and 3-node clusters with `sqsraft-local`, `moto_server`, LocalStack's SQS",
-        "from PyPI without Docker), runs the same scenarios with the same parameters against each,",
-        "reads each server's VmRSS/VmHWM from `/proc/<pid>/status` after the last scenario, stops",
+        "(sqsraft 1-node and 3-node clusters with `sqsraft-local`, ElasticMQ on the machine's JVM,",
+        "`moto_server`, LocalStack's SQS from PyPI without Docker), runs the same scenarios with the",
+        "same parameters against each, passing the pids of the processes it started (the servers",
+        "under `sqsraft-local`, not the launcher) to `sqsraft-bench --server-pids` so every target's",
+        "CPU is measured the same way, reads each server's VmRSS/VmHWM from `/proc/<pid>/status`",
+        "after the last scenario, stops",
         "every process it started by pid (also on Ctrl-C), and rewrites this file. moto and",
         "LocalStack run in virtualenvs built from `e2e/bench/requirements.txt` and",
         "`e2e/bench/requirements-localstack.txt` (fully pinned). LocalStack 2026.3.0 needs",
         "Python ≥ 3.13 (it imports `warnings.deprecated`; 3.12 fails at start-up): the script",
         "looks for one on PATH and under pyenv and skips LocalStack, saying why, when there is none.",
+        "ElasticMQ: `e2e/bench/elasticmq/pom.xml` pins `org.elasticmq:elasticmq-server_2.13`; Maven",
+        "copies it and its dependencies into `<target-dir>/elasticmq-<version>/` once, and the script",
+        "runs `java -Dconfig.file=<run dir>/elasticmq.conf -cp '<jars>/*' org.elasticmq.server.Main`",
+        "with a config it writes per run (bind and queue-URL host 127.0.0.1, a free port,",
+        "`sqs-limits = strict`, region us-east-1, account 000000000000), default JVM flags. ElasticMQ",
+        "does not check signatures; it speaks the same AWS JSON 1.0 the client sends. Before its",
+        "scenarios the JVM gets `--jvm-prewarm` seconds (default 10) of unrecorded `mixed` load, so",
+        "the JIT has compiled the hot paths; the measured scenarios then run exactly as for the",
+        "others (JIT and GC threads count in its CPU, as they do in its real cost).",
         "",
         "## Results",
         "",
@@ -584,23 +735,43 @@ def write_report(args, results, skipped, started_at, elapsed, load_before, load_
         lines.append(f"- **{n}**: {results[n]['describe']}")
     for n, reason in skipped.items():
         lines.append(f"- **{n}**: skipped — {reason}")
-    lines += ["", "### Throughput (messages/s)", ""]
-    header = ["scenario"] + names + [f"{n} ÷ moto" for n in names if n != "moto" and "moto" in names]
-    lines.append("| " + " | ".join(header) + " |")
-    lines.append("|" + "---|" * len(header))
+    lines += [
+        "",
+        "### Server CPU per message and throughput",
+        "",
+        "Server CPU per message = utime + stime of every server process of the target (all",
+        "replicas for sqsraft-3; the JVM or Python process of a peer) over the measured window,",
+        "divided by the scenario's headline messages. Lower is better; it is the figure that",
+        "carries over to other machines. msg/s beside it depends on what else runs here.",
+        "",
+    ]
+    lines.append("| scenario | " + " | ".join(names) + " |")
+    lines.append("|" + "---|" * (len(names) + 1))
     for s in args.scenarios:
-        row = [s] + [fmt_rate(results[n]["results"].get(s)) for n in names]
-        if "moto" in names:
-            base = results["moto"]["results"].get(s)
-            row += [ratio(results[n]["results"].get(s), base) for n in names if n != "moto"]
-        lines.append("| " + " | ".join(row) + " |")
+        lines.append(f"| {s} | " + " | ".join(fmt_cpu_rate(results[n]["results"].get(s)) for n in names) + " |")
+    baseline = next((b for b in BASELINES if b in names), None)
+    others = [n for n in names if n != baseline]
+    if baseline and others:
+        lines += [
+            "",
+            f"### Against {baseline}: server CPU per message ratio (below 1 = cheaper) and msg/s ratio (above 1 = faster)",
+            "",
+        ]
+        header = ["scenario"] + [f"{n} ÷ {baseline} CPU/msg" for n in others] + [f"{n} ÷ {baseline} msg/s" for n in others]
+        lines.append("| " + " | ".join(header) + " |")
+        lines.append("|" + "---|" * len(header))
+        for s in args.scenarios:
+            base = results[baseline]["results"].get(s)
+            row = [s] + [cpu_ratio(results[n]["results"].get(s), base) for n in others]
+            row += [ratio(results[n]["results"].get(s), base) for n in others]
+            lines.append("| " + " | ".join(row) + " |")
     lines += ["", "### Headline latency p50 / p99 / max (ms)", ""]
     lines.append("| scenario | operation | " + " | ".join(names) + " |")
     lines.append("|" + "---|" * (len(names) + 2))
     for s in args.scenarios:
         op = next((results[n]["results"][s].get("latency_op") for n in names if "latency_op" in results[n]["results"].get(s, {})), "—")
         lines.append(f"| {s} | {op} | " + " | ".join(fmt_lat(results[n]["results"].get(s)) for n in names) + " |")
-    lines += ["", "### Errors and client CPU", ""]
+    lines += ["", "### Errors, client CPU and server CPU (percent of one core)", ""]
     lines.append("| scenario | " + " | ".join(names) + " |")
     lines.append("|" + "---|" * (len(names) + 1))
     for s in args.scenarios:
@@ -611,7 +782,12 @@ def write_report(args, results, skipped, started_at, elapsed, load_before, load_
                 cells.append(r["failed"] if r else "—")
                 continue
             errs = ", ".join(f"{c} {k}" for c, k in r["errors"].items()) or "0 errors"
-            cells.append(f"{errs}; client CPU {r['client_cpu']['percent_of_one_core']:.0f}%")
+            client = r["client_cpu"]
+            per = client.get("micros_per_message")
+            per = f", {per:,.0f} µs/msg" if per else ""
+            server = r.get("server_cpu") or {}
+            busy = f"; server CPU {server['percent_of_one_core']:.0f}%" if server else ""
+            cells.append(f"{errs}; client CPU {client['percent_of_one_core']:.0f}%{per}{busy}")
         lines.append(f"| {s} | " + " | ".join(cells) + " |")
     lines += ["", "### Server memory after the last scenario", ""]
     lines.append("| target | VmRSS (sum) | VmHWM peak (sum) | per process (VmRSS) |")

@@ -9,19 +9,18 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ACCESS_KEY, REGION, SECRET_KEY, md5_of_attributes, md5_of_body
+from conftest import ACCESS_KEY, REGION, SECRET_KEY, md5_of_attributes, md5_of_body, unavailable
 
 AWS = pathlib.Path(sys.executable).parent / "aws"
-pytestmark = [
-    pytest.mark.protocol("json"),
-    pytest.mark.skipif(not AWS.exists(), reason=f"no aws CLI at {AWS}"),
-]
+pytestmark = [pytest.mark.protocol("json")]
 
 
 @pytest.fixture
 def aws(cluster, tmp_path):
     """Runs `aws sqs ...` against node `node` (0-based); returns parsed JSON output, or the
     failed process when `fail=True`."""
+    if not AWS.exists():
+        unavailable(f"no aws CLI at {AWS} (e2e/python/requirements.txt installs awscli)")
     env = {
         "PATH": os.environ.get("PATH", ""),
         "AWS_ACCESS_KEY_ID": ACCESS_KEY,

@@ -195,7 +195,8 @@ def test_receive_selects_attributes_by_name_and_prefix(nodes, name):
     assert "MD5OfMessageAttributes" not in bare
 
     for selection, names in [
-        (["str.*"], ["str.custom"]),
+        # `<prefix>.*` is a plain name prefix on AWS (`Hel.*` selects `Hello`).
+        (["str.*"], ["str", "str.custom"]),
         (["num", "bin.gif", "missing"], ["bin.gif", "num"]),
         ([".*"], sorted(ATTRIBUTES)),
         (["All"], sorted(ATTRIBUTES)),
@@ -336,7 +337,7 @@ def test_message_contents_and_size_limits(nodes, name):
     assert approximate(n2, url) == (1, 0, 0)
 
 
-def test_visibility_stale_handles_and_not_inflight(nodes, name):
+def test_visibility_stale_handles(nodes, name):
     n1, n2, n3 = nodes
     url = n1.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
     msg_id = n1.send_message(QueueUrl=url, MessageBody="v")["MessageId"]
@@ -356,21 +357,16 @@ def test_visibility_stale_handles_and_not_inflight(nodes, name):
     # A stale handle's delete succeeds but deletes nothing (AWS semantics).
     n2.delete_message(QueueUrl=url, ReceiptHandle=first["ReceiptHandle"])
     assert approximate(n3, url) == (0, 1, 0)
-    # Changing visibility through the stale handle is refused.
-    with pytest.raises(ClientError):
-        n3.change_message_visibility(
-            QueueUrl=url, ReceiptHandle=first["ReceiptHandle"], VisibilityTimeout=0
-        )
-    assert approximate(n1, url) == (0, 1, 0)
-
-    n2.change_message_visibility(
-        QueueUrl=url, ReceiptHandle=second["ReceiptHandle"], VisibilityTimeout=0
+    # Changing visibility through any handle of the message applies on a standard queue
+    # (AWS does so; the whole rule is in docs/compatibility.md).
+    n3.change_message_visibility(
+        QueueUrl=url, ReceiptHandle=first["ReceiptHandle"], VisibilityTimeout=0
     )
-    with pytest.raises(ClientError) as e:
-        n3.change_message_visibility(
-            QueueUrl=url, ReceiptHandle=second["ReceiptHandle"], VisibilityTimeout=10
-        )
-    assert_error(e, "MessageNotInflight")
+    assert approximate(n1, url) == (1, 0, 0)
+    n2.change_message_visibility(
+        QueueUrl=url, ReceiptHandle=second["ReceiptHandle"], VisibilityTimeout=10
+    )
+    assert approximate(n1, url) == (0, 1, 0)
 
     for call in (
         lambda c: c.delete_message(QueueUrl=url, ReceiptHandle="garbage"),

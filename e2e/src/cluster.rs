@@ -1,16 +1,28 @@
 //! A real multi-process sqsraft cluster on 127.0.0.1: start, initialize, inspect, and
-//! inject faults (kill -9, SIGSTOP/SIGCONT, restart on the same data dir).
+//! inject faults (kill -9, SIGSTOP/SIGCONT, restart on the same data dir, and a shifted
+//! wall clock under the clock shim of `faults::clock`). The internal port runs mutual TLS
+//! with a development PKI in `<data dir>/tls` (see [`crate::pki`]); the harness calls it
+//! (admin API, forwards) as identity `client`.
 
+use crate::bench::cpu::CpuTime;
+use crate::pki::TlsDir;
 use anyhow::{Context, Result, anyhow, bail};
 use sqsraft_server::admin_types::{ClusterStatus, InitRequest, Member};
 use sqsraft_server::codec;
-use sqsraft_server::http::forward::FORWARD_WRITE;
-use sqsraft_server::node::ForwardReply;
 use sqsraft_server::sm::command::Command as SqsCommand;
+use sqsraft_server::wire::{FORWARD_WRITE, ForwardReply};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// The harness's and tools' identity on the internal port.
+pub const CLIENT_IDENTITY: &str = "client";
+
+/// The certificate identity of member `id`.
+pub fn member_identity(id: u64) -> String {
+    format!("node-{id}")
+}
 
 /// Access key of the generated development credentials.
 pub const DEV_ACCESS_KEY: &str = "AKIDSQSRAFTLOCAL";
@@ -28,6 +40,9 @@ pub struct ClusterSpec {
     pub credentials_file: Option<PathBuf>,
     /// Extra flags passed to every server.
     pub extra_args: Vec<String>,
+    /// Mutual TLS on the internal port (the default everywhere); `false` runs it in
+    /// cleartext with `--internal-insecure`, to measure what TLS costs.
+    pub internal_tls: bool,
 }
 
 /// One server process (or the place it will run again after a kill).
@@ -40,6 +55,12 @@ pub struct NodeProc {
 }
 
 impl NodeProc {
+    /// The file a node started under the clock shim reads its wall-clock shift from
+    /// (`faults::clock`).
+    pub fn clock_file(&self) -> PathBuf {
+        self.data_dir.with_extension("clock")
+    }
+
     /// The value of the unlabelled or fully labelled series `series` on this node's
     /// `/metrics` (`None` when absent).
     pub fn metric(&self, series: &str) -> Option<u64> {
@@ -76,31 +97,8 @@ impl NodeProc {
     /// CPU time (user + system) the running process has used, from `/proc/<pid>/stat`.
     pub fn cpu_time(&self) -> Result<Duration> {
         let pid = self.pid().context("node is not running")?;
-        let stat = fs::read_to_string(format!("/proc/{pid}/stat"))
-            .with_context(|| format!("read /proc/{pid}/stat"))?;
-        // SAFETY: sysconf only reads a system constant.
-        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-        Ok(Duration::from_secs_f64(
-            cpu_ticks(&stat)? as f64 / per_second,
-        ))
+        Ok(CpuTime::of_process(pid)?.total())
     }
-}
-
-/// utime + stime (fields 14 and 15, in clock ticks) of a `/proc/<pid>/stat` line. The
-/// command name in field 2 may hold spaces and parentheses, so fields are counted from
-/// its closing parenthesis.
-fn cpu_ticks(stat: &str) -> Result<u64> {
-    let (_, rest) = stat
-        .rsplit_once(')')
-        .context("malformed /proc/<pid>/stat")?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let field = |n: usize| -> Result<u64> {
-        // `rest` starts at field 3.
-        let text = fields.get(n - 3).context("short /proc/<pid>/stat")?;
-        text.parse()
-            .with_context(|| format!("field {n} of /proc/<pid>/stat: {text:?}"))
-    };
-    Ok(field(14)? + field(15)?)
 }
 
 /// A running cluster; dropping it kills every process it started.
@@ -109,7 +107,13 @@ pub struct Cluster {
     pub nodes: Vec<NodeProc>,
     pub credentials_file: PathBuf,
     pub token_file: PathBuf,
+    /// The development PKI, when the internal port runs TLS.
+    pub tls: Option<TlsDir>,
+    /// The harness's client of the internal port (identity `client` under TLS).
+    internal: ureq::Agent,
     server_bin: PathBuf,
+    /// The LD_PRELOAD library every node runs under, if any (`faults::clock`).
+    clock_shim: Option<PathBuf>,
 }
 
 /// Finds the `sqsraft-server` binary: `$SQSRAFT_SERVER_BIN`, or next to the running
@@ -149,6 +153,7 @@ impl Cluster {
             data_dir: dir.path().to_path_buf(),
             credentials_file: None,
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            internal_tls: true,
         })?;
         Ok((dir, cluster))
     }
@@ -156,7 +161,14 @@ impl Cluster {
     /// Starts every node of `spec` and initializes the cluster (a no-op on a data dir that
     /// already holds one). Returns once a leader exists and every node is a member.
     pub fn start(spec: ClusterSpec) -> Result<Cluster> {
-        let cluster = Cluster::launch(spec)?;
+        Cluster::start_with(spec, None)
+    }
+
+    /// [`Cluster::start`], every node (also after a restart) running under the
+    /// LD_PRELOAD clock shim `clock_shim`, which shifts its wall clock by what its
+    /// [`NodeProc::clock_file`] says (see `faults::clock`).
+    pub fn start_with(spec: ClusterSpec, clock_shim: Option<PathBuf>) -> Result<Cluster> {
+        let cluster = Cluster::launch_with(spec, clock_shim)?;
         cluster.initialize()?;
         cluster.wait_for_members(Duration::from_secs(30))?;
         Ok(cluster)
@@ -164,6 +176,10 @@ impl Cluster {
 
     /// Starts the processes without initializing.
     pub fn launch(spec: ClusterSpec) -> Result<Cluster> {
+        Cluster::launch_with(spec, None)
+    }
+
+    fn launch_with(spec: ClusterSpec, clock_shim: Option<PathBuf>) -> Result<Cluster> {
         fs::create_dir_all(&spec.data_dir)
             .with_context(|| format!("create {}", spec.data_dir.display()))?;
         let credentials_file = match &spec.credentials_file {
@@ -179,6 +195,19 @@ impl Cluster {
         };
         let token_file = spec.data_dir.join("cluster-token");
         write_if_missing(&token_file, || format!("{:032x}", rand::random::<u128>()))?;
+        let (tls, internal) = if spec.internal_tls {
+            let tls = TlsDir::create(&spec.data_dir.join("tls"))?;
+            tls.ensure(CLIENT_IDENTITY)?;
+            let agent = tls.agent(CLIENT_IDENTITY)?;
+            (Some(tls), agent)
+        } else {
+            let agent = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .timeout_global(Some(Duration::from_secs(60)))
+                .build()
+                .new_agent();
+            (None, agent)
+        };
         let nodes = (1..=spec.nodes)
             .map(|id| {
                 let offset = u16::try_from(10 * (id - 1)).expect("port offset");
@@ -196,7 +225,10 @@ impl Cluster {
             nodes,
             credentials_file,
             token_file,
+            tls,
+            internal,
             server_bin: server_binary()?,
+            clock_shim,
         };
         for i in 0..cluster.nodes.len() {
             cluster.spawn(i)?;
@@ -245,7 +277,30 @@ impl Cluster {
         Ok(id)
     }
 
+    /// The flags that set node `id`'s internal-port TLS (issuing its certificate when it
+    /// has none yet), or `--internal-insecure`.
+    pub fn internal_tls_args(&self, id: u64) -> Result<Vec<String>> {
+        Ok(match &self.tls {
+            Some(tls) => {
+                let name = member_identity(id);
+                tls.ensure(&name)?;
+                tls.server_args(&name)
+            }
+            None => vec!["--internal-insecure".into()],
+        })
+    }
+
+    /// `https://` (or `http://` without TLS) URL of `path` on node `id`'s internal port.
+    pub fn internal_url(&self, id: u64, path: &str) -> Result<String> {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        Ok(format!(
+            "{scheme}://{}{path}",
+            self.nodes[self.index(id)?].internal_addr()
+        ))
+    }
+
     fn spawn(&mut self, i: usize) -> Result<()> {
+        let tls_args = self.internal_tls_args(self.nodes[i].id)?;
         let node = &self.nodes[i];
         fs::create_dir_all(&node.data_dir)?;
         let log = fs::OpenOptions::new()
@@ -253,7 +308,14 @@ impl Cluster {
             .append(true)
             .open(node.data_dir.with_extension("log"))
             .context("open node log")?;
-        let child = Command::new(&self.server_bin)
+        let mut command = Command::new(&self.server_bin);
+        if let Some(shim) = &self.clock_shim {
+            write_if_missing(&node.clock_file(), || "0 0\n".to_string())?;
+            command
+                .env("LD_PRELOAD", shim)
+                .env("SQSRAFT_CLOCK_FILE", node.clock_file());
+        }
+        let child = command
             .arg("--node-id")
             .arg(node.id.to_string())
             .arg("--data-dir")
@@ -266,6 +328,7 @@ impl Cluster {
             .arg(&self.credentials_file)
             .arg("--cluster-token-file")
             .arg(&self.token_file)
+            .args(&tls_args)
             .args(&self.spec.extra_args)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
@@ -332,13 +395,10 @@ impl Cluster {
         path: &str,
         body: &T,
     ) -> Result<ClusterStatus> {
-        let node = &self.nodes[self.index(id)?];
-        let url = format!("http://{}{path}", node.internal_addr());
-        let mut response = ureq::post(&url)
-            .config()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .build()
+        let url = self.internal_url(id, path)?;
+        let mut response = self
+            .internal
+            .post(&url)
             .header("authorization", format!("Bearer {}", self.token()?))
             .send_json(body)
             .with_context(|| format!("POST {url}"))?;
@@ -419,7 +479,28 @@ impl Cluster {
     /// Sends a command straight to node `id`'s internal forward endpoint, exactly as a
     /// follower's retry would re-send it.
     pub fn forward(&self, id: u64, command: &SqsCommand) -> Result<ForwardReply> {
-        forward(&self.nodes[self.index(id)?].internal_addr(), command)
+        let reply = self.internal_post(id, FORWARD_WRITE, &codec::encode(command)?)?;
+        Ok(codec::decode(&reply)?)
+    }
+
+    /// POSTs `body` to `path` on node `id`'s internal port as the harness's identity;
+    /// returns the body of a 2xx answer.
+    pub fn internal_post(&self, id: u64, path: &str, body: &[u8]) -> Result<Vec<u8>> {
+        let url = self.internal_url(id, path)?;
+        let mut response = self
+            .internal
+            .post(&url)
+            .send(body)
+            .with_context(|| format!("POST {url}"))?;
+        let status = response.status();
+        let bytes = response.body_mut().read_to_vec()?;
+        if !status.is_success() {
+            bail!(
+                "POST {url} -> {status}: {}",
+                String::from_utf8_lossy(&bytes)
+            );
+        }
+        Ok(bytes)
     }
 
     /// Sends `signal` to node `id`'s process.
@@ -495,46 +576,10 @@ impl Drop for Cluster {
     }
 }
 
-/// POSTs an encoded command to a node's internal forward endpoint (`host:port`).
-pub fn forward(internal_addr: &str, command: &SqsCommand) -> Result<ForwardReply> {
-    let body = codec::encode(command)?;
-    let mut response = ureq::post(&format!("http://{internal_addr}{FORWARD_WRITE}"))
-        .config()
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .send(&body[..])
-        .with_context(|| format!("forward to {internal_addr}"))?;
-    Ok(codec::decode(&response.body_mut().read_to_vec()?)?)
-}
-
 /// Finds a base port whose SQS and internal ports are free for `nodes` nodes, so test
-/// clusters running in parallel do not collide.
+/// clusters running in parallel do not collide (below the ephemeral range, see
+/// [`sqsraft_server::test_ports`]).
 pub fn free_base_port(nodes: u16) -> Result<u16> {
-    for _ in 0..200 {
-        let base = 20_000 + 10 * rand::random_range(0..4_000u16);
-        let free = (0..nodes).all(|i| {
-            let p = base + 10 * i;
-            std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()
-                && std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok()
-        });
-        if free {
-            return Ok(base);
-        }
-    }
-    bail!("no free port range found")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cpu_ticks_add_user_and_system_time_after_the_command_name() {
-        // A command name with a space and a parenthesis, as /proc shows it.
-        let stat = "4242 (sqs (raft) x) S 1 4242 4242 0 -1 4194560 900 0 0 0 \
-                    1234 56 0 0 20 0 11 0 100 123456 789 18446744073709551615";
-        assert_eq!(cpu_ticks(stat).unwrap(), 1234 + 56);
-        assert!(cpu_ticks("4242 (truncated) S 1 2").is_err());
-        assert!(cpu_ticks("no parenthesis at all").is_err());
-    }
+    let offsets: Vec<u16> = (0..nodes).flat_map(|i| [10 * i, 10 * i + 1]).collect();
+    sqsraft_server::test_ports::free_base(&offsets).map_err(anyhow::Error::msg)
 }

@@ -3,4 +3,6 @@
 pub mod bench;
 pub mod cluster;
 pub mod faults;
+pub mod k8s;
+pub mod pki;
 pub mod sdk;

@@ -7,10 +7,15 @@ use std::time::Duration;
 
 /// An SDK client for `endpoint` signing with the given key pair in `us-east-1`.
 pub fn client(endpoint: &str, access_key: &str, secret_key: &str) -> Client {
+    client_in(endpoint, access_key, secret_key, "us-east-1")
+}
+
+/// An SDK client for `endpoint` signing with the given key pair in `region`.
+pub fn client_in(endpoint: &str, access_key: &str, secret_key: &str, region: &str) -> Client {
     let http = aws_smithy_http_client::Builder::new().build_http();
     let config = aws_sdk_sqs::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
+        .region(Region::new(region.to_string()))
         .endpoint_url(endpoint)
         .credentials_provider(Credentials::from_keys(access_key, secret_key, None))
         .http_client(http)

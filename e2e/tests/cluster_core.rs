@@ -7,8 +7,9 @@ use sqsraft_e2e::sdk;
 use sqsraft_server::admin_types::{
     AddLearnerRequest, ChangeVotersRequest, RemoveNodeRequest, TransferLeaderRequest,
 };
-use sqsraft_server::node::{ForwardReply, now_ms};
+use sqsraft_server::node::now_ms;
 use sqsraft_server::sm::command::{Command, Op, Output};
+use sqsraft_server::wire::ForwardReply;
 use std::time::{Duration, Instant};
 
 fn blocking<T>(f: impl FnOnce() -> T) -> T {
@@ -496,6 +497,7 @@ async fn transfer_leader_subcommand_hands_off_and_is_a_no_op_on_followers() {
         let node = cluster.node(id).expect("node");
         std::process::Command::new(&bin)
             .arg("transfer-leader")
+            .args(cluster.internal_tls_args(id).expect("TLS flags"))
             .env(
                 "SQSRAFT_INTERNAL_LISTEN",
                 format!("0.0.0.0:{}", node.internal_port),

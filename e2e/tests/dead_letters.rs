@@ -118,7 +118,8 @@ async fn redrive_policies_dead_letter_moves_and_move_tasks_across_a_leader_chang
         )
         .await
         .unwrap_err(),
-        "InvalidAttributeValue"
+        // AWS reports a bad maxReceiveCount as a parameter value, not an attribute value.
+        "InvalidParameterValue"
     );
     let sources = sqs
         .list_dead_letter_source_queues()

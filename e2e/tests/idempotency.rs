@@ -7,8 +7,9 @@ use aws_sdk_sqs::config::retry::RetryConfig;
 use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
 use sqsraft_e2e::cluster::{Cluster, DEV_ACCESS_KEY, DEV_SECRET_KEY};
 use sqsraft_e2e::sdk;
-use sqsraft_server::node::{ForwardReply, now_ms};
+use sqsraft_server::node::now_ms;
 use sqsraft_server::sm::command::{Command, Op, Output, SendEntry};
+use sqsraft_server::wire::ForwardReply;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
@@ -202,20 +203,18 @@ async fn replayed_send_never_overwrites_a_receive_or_delete() {
         attrs[&QueueAttributeName::ApproximateNumberOfMessagesNotVisible],
         "2"
     );
-    // The consumer's rotated handles are still the current ones.
+    // The consumer's rotated handles are still the current ones: deleting through them
+    // empties the queue (a superseded handle would delete nothing).
     for m in &messages[1..] {
-        sdk.change_message_visibility()
+        sdk.delete_message()
             .queue_url(&url)
             .receipt_handle(m.receipt_handle().unwrap_or_default())
-            .visibility_timeout(0)
             .send()
             .await
-            .expect("handle still current");
+            .expect("delete through the consumer's handle");
     }
-    let rest = drain(&sdk, &url, 2).await;
-    let mut bodies: Vec<_> = rest.keys().cloned().collect();
-    bodies.sort();
-    assert_eq!(bodies, ["body-1", "body-2"]);
+    let rest = drain(&sdk, &url, 0).await;
+    assert!(rest.is_empty(), "left behind: {rest:?}");
 }
 
 /// (c) An entry that was stored is never reported in Failed, even when the queue's
@@ -278,6 +277,14 @@ async fn stored_entry_is_never_reported_failed_on_retry() {
         )
     })
     .expect("transfer");
+    // The transfer returns once asked; the retry goes to `other` once it leads.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !tokio::task::block_in_place(|| cluster.status(other))
+        .is_ok_and(|s| s.leader_id == Some(other))
+    {
+        assert!(std::time::Instant::now() < deadline, "#{other} never led");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(
         format!("{:?}", cluster.forward(other, &command).expect("forward")),
         format!("{first:?}")

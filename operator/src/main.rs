@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::{Api, Client};
-use sqsraft_operator::build::OperatorDefaults;
+use sqsraft_operator::build::{OperatorDefaults, OperatorPods};
 use sqsraft_operator::controller::{self, Context, PodHttpConnector};
 use sqsraft_operator::lease::{self, LeaseConfig};
 use sqsraft_operator::metrics::{self, Metrics};
@@ -77,6 +77,25 @@ struct Args {
     /// This replica's identity in the Lease (its pod name).
     #[arg(long, env = "POD_NAME")]
     identity: Option<String>,
+
+    /// Labels selecting the operator's pods (`key=value,...`); with the operator's
+    /// namespace (POD_NAMESPACE) the servers' NetworkPolicy admits these pods to the
+    /// internal port.
+    #[arg(long, env = "SQSRAFT_OPERATOR_POD_LABELS", value_delimiter = ',', value_parser = label)]
+    pod_labels: Vec<(String, String)>,
+
+    /// Seconds between two resyncs of a Queue that repair changes made behind the
+    /// operator's back.
+    #[arg(long, env = "SQSRAFT_OPERATOR_QUEUE_RESYNC_SECONDS", default_value_t = queue::DEFAULT_RESYNC.as_secs())]
+    queue_resync_seconds: u64,
+}
+
+/// Parses one `key=value` label.
+fn label(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("{s:?} is not key=value")),
+    }
 }
 
 fn init_logging(format: LogFormat) {
@@ -117,6 +136,19 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(image) = args.server_image.clone() {
         defaults.image = image;
     }
+    if let Some(namespace) = args.lease_namespace.clone()
+        && !args.pod_labels.is_empty()
+    {
+        defaults.operator_pods = Some(OperatorPods {
+            namespace,
+            labels: args.pod_labels.iter().cloned().collect(),
+        });
+    } else {
+        tracing::warn!(
+            "POD_NAMESPACE or SQSRAFT_OPERATOR_POD_LABELS unset: the servers' NetworkPolicy \
+             admits no operator pod to the internal port"
+        );
+    }
 
     // Leader election: reconcile only while holding the Lease.
     let (leading_tx, mut leading) = watch::channel(args.no_leader_election);
@@ -150,7 +182,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     metrics.set_leading(true);
     tracing::info!("leading; starting the QueueCluster and Queue controllers");
 
-    let queue_ctx = Arc::new(queue::Context::new(client.clone(), queue::StatusEndpoint));
+    let mut queue_ctx = queue::Context::new(client.clone(), queue::StatusEndpoint);
+    queue_ctx.resync = Duration::from_secs(args.queue_resync_seconds.max(1));
+    let queue_ctx = Arc::new(queue_ctx);
     let ctx = Arc::new(Context::new(
         client,
         defaults,

@@ -3,6 +3,7 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use crate::build::Cluster;
+use crate::crd::QueueCluster;
 use crate::crd::queue_cluster::{
     LeaderStatus, MemberRole, MemberStatus, QueueClusterStatus, condition,
 };
@@ -15,11 +16,11 @@ pub enum Outcome {
     Step(Step),
     /// `spec.reconciliationPaused`: nothing was changed.
     Paused,
-    /// The spec cannot be built (user error); nothing was changed.
-    Invalid(String),
-    /// A prerequisite is missing (e.g. the user's credentials Secret); `reason` is
-    /// PascalCase.
-    Blocked { reason: String, message: String },
+    /// The pipeline stopped at an error; `reason` is its PascalCase category.
+    Failed {
+        reason: &'static str,
+        message: String,
+    },
 }
 
 /// Everything the status is computed from.
@@ -126,7 +127,7 @@ pub fn compute(
     let (leader, term, members, lease_healthy) = match inputs.health {
         Some(h) => (
             Some(LeaderStatus {
-                pod: c.pod_name(h.leader),
+                pod: c.names.pod(h.leader),
                 node_id: crate::build::node_id(h.leader),
             }),
             Some(h.term),
@@ -134,7 +135,7 @@ pub fn compute(
                 .iter()
                 .map(|m| MemberStatus {
                     node_id: crate::build::node_id(m.ordinal),
-                    pod: c.pod_name(m.ordinal),
+                    pod: c.names.pod(m.ordinal),
                     role: if m.voter {
                         MemberRole::Voter
                     } else {
@@ -177,7 +178,7 @@ pub fn compute(
         Some(h) if h.has_quorum() && inputs.ready_replicas > 0 => (
             true,
             "QuorumHealthy",
-            format!("leader {} in term {}", c.pod_name(h.leader), h.term),
+            format!("leader {} in term {}", c.names.pod(h.leader), h.term),
         ),
         Some(h) if !h.has_quorum() => (
             false,
@@ -227,26 +228,24 @@ pub fn compute(
             "ReconciliationPaused",
             "spec.reconciliationPaused is true".into(),
         ),
-        Outcome::Invalid(m) => (false, "InvalidSpec", m.clone()),
-        Outcome::Blocked { reason, message } => (false, reason.as_str(), message.clone()),
+        Outcome::Failed { reason, message } => (false, *reason, message.clone()),
     };
     conditions.set(condition::PROGRESSING, progressing, reason, message);
 
-    // Degraded: a refused step, a blocked or invalid spec, or an unhealthy member.
+    // Degraded: a refused step, an error, or an unhealthy member.
     let unhealthy: Vec<String> = inputs
         .health
         .map(|h| {
             h.members
                 .iter()
                 .filter(|m| !m.healthy)
-                .map(|m| c.pod_name(m.ordinal))
+                .map(|m| c.names.pod(m.ordinal))
                 .collect()
         })
         .unwrap_or_default();
     let (degraded, reason, message) = match inputs.outcome {
         Outcome::Step(Step::Refuse { reason }) => (true, "ScaleRefused", reason.clone()),
-        Outcome::Invalid(m) => (true, "InvalidSpec", m.clone()),
-        Outcome::Blocked { reason, message } => (true, reason.as_str(), message.clone()),
+        Outcome::Failed { reason, message } => (true, *reason, message.clone()),
         _ if !unhealthy.is_empty() => (
             true,
             "MemberUnhealthy",
@@ -292,5 +291,29 @@ pub fn compute(
         endpoint: Some(c.endpoint()),
         credentials_secret: Some(credentials_secret),
         conditions: conditions.list,
+    }
+}
+
+/// The status of a QueueCluster whose spec cannot be built: Degraded and not
+/// Progressing with `message`; every other field as it was.
+pub fn invalid(qc: &QueueCluster, message: &str, now: Time) -> QueueClusterStatus {
+    let previous = qc.status.clone().unwrap_or_default();
+    let mut conditions = Conditions {
+        list: previous
+            .conditions
+            .iter()
+            .filter(|c| c.type_ != condition::DEGRADED && c.type_ != condition::PROGRESSING)
+            .cloned()
+            .collect(),
+        previous: qc.status.as_ref(),
+        generation: qc.metadata.generation,
+        now: &now,
+    };
+    conditions.set(condition::DEGRADED, true, "InvalidSpec", message.into());
+    conditions.set(condition::PROGRESSING, false, "InvalidSpec", message.into());
+    QueueClusterStatus {
+        observed_generation: qc.metadata.generation,
+        conditions: conditions.list,
+        ..previous
     }
 }

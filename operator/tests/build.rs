@@ -15,6 +15,7 @@ fn defaults() -> OperatorDefaults {
     OperatorDefaults {
         image: "sqsraft/sqsraft-server:test".into(),
         cluster_domain: "cluster.local".into(),
+        operator_pods: None,
     }
 }
 
@@ -68,7 +69,7 @@ fn every_object_has_labels_namespace_and_controller_owner() {
         let cluster = qc.metadata.name.clone().unwrap();
         let ns = qc.metadata.namespace.clone().unwrap();
         let objects = common::all_objects(&qc, &defaults());
-        let expected = if *name == "full" { 6 } else { 7 };
+        let expected = if *name == "full" { 7 } else { 8 };
         assert_eq!(objects.len(), expected, "{name}");
         for o in objects {
             let meta = &o["metadata"];
@@ -243,7 +244,7 @@ fn statefulset_shape() {
         vct[0]["spec"],
         json!({"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}})
     );
-    assert_eq!(c.pvc_name(2), "data-orders-2");
+    assert_eq!(c.names.pvc(2), "data-orders-2");
 
     let full = fixture("full");
     let c = Cluster::new(&full, &d).unwrap();
@@ -367,7 +368,15 @@ fn server_environment_and_mounts() {
         env["SQSRAFT_CLUSTER_TOKEN_FILE"],
         "/etc/sqsraft/token/token"
     );
+    assert_eq!(
+        env["SQSRAFT_INTERNAL_INSECURE"], "true",
+        "cleartext until the operator manages the PKI"
+    );
     assert_eq!(env["SQSRAFT_REGION"], "us-east-1");
+    assert_eq!(
+        env["SQSRAFT_ACCEPTED_REGIONS"], "",
+        "none: only the home region"
+    );
     assert_eq!(env["SQSRAFT_ACCOUNT_ID"], "000000000000");
     assert_eq!(env["SQSRAFT_HEARTBEAT_INTERVAL_MS"], "100");
     assert_eq!(env["SQSRAFT_ELECTION_TIMEOUT_MIN_MS"], "500");
@@ -424,8 +433,10 @@ fn full_spec_overrides_reach_the_pod() {
     );
     assert_eq!(s.image_pull_policy.as_deref(), Some("Always"));
     assert_eq!(s.resources, qc.spec.resources);
+    assert!(s.resources.is_some());
     let env = env_of(s);
     assert_eq!(env["SQSRAFT_REGION"], "eu-west-1");
+    assert_eq!(env["SQSRAFT_ACCEPTED_REGIONS"], "eu-central-1,us-west-2");
     assert_eq!(env["SQSRAFT_ACCOUNT_ID"], "123456789012");
     assert_eq!(env["SQSRAFT_HEARTBEAT_INTERVAL_MS"], "200");
     assert_eq!(env["SQSRAFT_ELECTION_TIMEOUT_MIN_MS"], "1500");
@@ -484,7 +495,7 @@ fn pdb_from_spec() {
     assert_eq!(pdb["metadata"]["name"], "orders");
     assert_eq!(
         pdb["spec"],
-        json!({"maxUnavailable": 1, "unhealthyPodEvictionPolicy": "AlwaysAllow",
+        json!({"maxUnavailable": 1, "unhealthyPodEvictionPolicy": "IfHealthyBudget",
                "selector": {"matchLabels": {"app.kubernetes.io/instance": "orders",
                                             "app.kubernetes.io/name": "sqsraft"}}})
     );
@@ -492,6 +503,62 @@ fn pdb_from_spec() {
     let c = Cluster::new(&full, &d).unwrap();
     let pdb = build::pod_disruption_budget(&c);
     assert_eq!(pdb.spec.unwrap().max_unavailable, Some(IntOrString::Int(2)));
+}
+
+#[test]
+fn network_policy_limits_the_internal_port_to_members_and_the_operator() {
+    let mut d = defaults();
+    d.operator_pods = Some(build::OperatorPods {
+        namespace: "ops".into(),
+        labels: labels(&[("app.kubernetes.io/component", "operator")]),
+    });
+    let qc = fixture("minimal");
+    let c = Cluster::new(&qc, &d).unwrap();
+    let policy = serde_json::to_value(build::network_policy(&c).expect("on by default")).unwrap();
+    assert_eq!(policy["metadata"]["name"], "orders");
+    let members = json!({"matchLabels": {"app.kubernetes.io/instance": "orders",
+                                         "app.kubernetes.io/name": "sqsraft"}});
+    assert_eq!(
+        policy["spec"],
+        json!({
+            "podSelector": members,
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {"ports": [{"port": 9325, "protocol": "TCP"}],
+                 "from": [
+                    {"podSelector": members},
+                    {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ops"}},
+                     "podSelector": {"matchLabels": {"app.kubernetes.io/component": "operator"}}}
+                 ]},
+                // No `from`: every source may reach the SQS port.
+                {"ports": [{"port": 9324, "protocol": "TCP"}]}
+            ]
+        })
+    );
+}
+
+#[test]
+fn network_policy_follows_sqs_from_and_can_be_turned_off() {
+    let d = defaults();
+    let mut qc = fixture("minimal");
+    qc.spec.network_policy.sqs_from = vec![
+        serde_json::from_value(json!(
+            {"namespaceSelector": {"matchLabels": {"team": "payments"}}}
+        ))
+        .unwrap(),
+    ];
+    let c = Cluster::new(&qc, &d).unwrap();
+    let policy = serde_json::to_value(build::network_policy(&c).unwrap()).unwrap();
+    let ingress = policy["spec"]["ingress"].as_array().unwrap();
+    // Without a known operator pod only the members reach the internal port.
+    assert_eq!(ingress[0]["from"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        ingress[1]["from"],
+        json!([{"namespaceSelector": {"matchLabels": {"team": "payments"}}}])
+    );
+    qc.spec.network_policy.enabled = false;
+    let c = Cluster::new(&qc, &d).unwrap();
+    assert!(build::network_policy(&c).is_none());
 }
 
 #[test]
@@ -527,8 +594,51 @@ fn node_ids_follow_ordinals() {
     let qc = fixture("minimal");
     let c = Cluster::new(&qc, &d).unwrap();
     assert_eq!(
-        c.pod_internal_addr(1),
+        c.names.peer_addr(1),
         "orders-1.orders-headless.shop.svc.cluster.local:9325"
     );
     assert_eq!(c.endpoint(), "http://orders.shop.svc:9324");
+}
+
+/// The budget protects quorum at every size: before, two replicas got maxUnavailable 1
+/// (evicting either pod stops the group) and unready pods could always be evicted.
+#[test]
+fn pdb_keeps_a_majority_at_every_size() {
+    let d = defaults();
+    for (replicas, wanted, allowed) in [
+        (1, 1, 0),
+        (2, 1, 0),
+        (3, 1, 1),
+        (5, 1, 1),
+        (5, 2, 2),
+        (7, 9, 3),
+    ] {
+        let mut qc = fixture("minimal");
+        qc.spec.replicas = replicas;
+        qc.spec.pod_disruption_budget.max_unavailable = wanted;
+        let c = Cluster::new(&qc, &d).unwrap();
+        let spec = build::pod_disruption_budget(&c).spec.unwrap();
+        assert_eq!(
+            spec.max_unavailable,
+            Some(IntOrString::Int(allowed)),
+            "{replicas} replicas"
+        );
+        assert_eq!(
+            spec.unhealthy_pod_eviction_policy.as_deref(),
+            Some("IfHealthyBudget")
+        );
+    }
+}
+
+/// Without spec.resources the server container still requests CPU and memory, so its
+/// pods are not BestEffort (evicted first, whatever the PDB says).
+#[test]
+fn server_pods_request_resources_by_default() {
+    let qc = fixture("minimal");
+    let (spec, _) = pod_spec(&qc, 3);
+    let requests = server(&spec).resources.clone().unwrap().requests.unwrap();
+    assert!(
+        requests.contains_key("cpu") && requests.contains_key("memory"),
+        "{requests:?}"
+    );
 }

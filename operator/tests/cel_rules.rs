@@ -33,8 +33,12 @@ fn collect_errors(c: &CompiledSchema, out: &mut Vec<String>) {
 }
 
 fn object(spec: Value) -> Value {
+    named("orders", spec)
+}
+
+fn named(name: &str, spec: Value) -> Value {
     json!({"apiVersion": "sqsraft.io/v1alpha1", "kind": "QueueCluster",
-           "metadata": {"name": "orders", "namespace": "default"}, "spec": spec})
+           "metadata": {"name": name, "namespace": "default"}, "spec": spec})
 }
 
 /// Messages of the rules that fail for `spec` (created from nothing, or updated from `old`).
@@ -52,9 +56,10 @@ fn every_rule_compiles() {
     let mut errors = Vec::new();
     collect_errors(&compiled, &mut errors);
     assert!(errors.is_empty(), "CEL compile errors: {errors:?}");
-    // replicas, region, accountId, secretName, port, heartbeat, raft, maxUnavailable,
-    // storage immutability, and the spec-level PDB/quorum rule.
-    assert_eq!(count_rules(&compiled), 10);
+    // replicas, region, acceptedRegions, accountId, secretName, port, heartbeat, raft,
+    // maxUnavailable, storage immutability, storage.size quantity, the spec-level
+    // PDB/quorum rule and the object name.
+    assert_eq!(count_rules(&compiled), 13);
 }
 
 #[test]
@@ -75,6 +80,19 @@ fn account_region_and_port_rules() {
     assert_eq!(f, ["accountId must be twelve digits"]);
     let f = failures(json!({"replicas": 3, "region": "US_EAST"}), None);
     assert_eq!(f, ["region must be lowercase letters, digits and dashes"]);
+    let f = failures(
+        json!({"replicas": 3, "acceptedRegions": ["eu-west-1", "EU WEST"]}),
+        None,
+    );
+    assert_eq!(
+        f,
+        ["acceptedRegions must be region names (lowercase letters, digits and dashes) or *"]
+    );
+    let ok = failures(
+        json!({"replicas": 3, "acceptedRegions": ["eu-west-1", "*"]}),
+        None,
+    );
+    assert!(ok.is_empty(), "{ok:?}");
     let f = failures(json!({"replicas": 3, "service": {"port": 70000}}), None);
     assert_eq!(f, ["port must be between 1 and 65535"]);
     let f = failures(
@@ -160,5 +178,124 @@ fn fixtures_satisfy_every_rule() {
         let object: Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let result = Validator::new().validate(&schema(), &object, None);
         assert!(result.is_ok(), "{name}: {result:?}");
+    }
+}
+
+#[test]
+fn storage_size_must_be_a_quantity() {
+    let f = failures(
+        json!({"replicas": 3, "storage": {"size": "ten gigs"}}),
+        None,
+    );
+    assert_eq!(f, ["must be a quantity such as 10Gi or 500Mi"]);
+    for ok in ["10Gi", "500Mi", "1G", "1073741824"] {
+        let f = failures(json!({"replicas": 3, "storage": {"size": ok}}), None);
+        assert!(f.is_empty(), "{ok}: {f:?}");
+    }
+}
+
+#[test]
+fn name_must_be_a_dns_1035_label_of_at_most_52_characters() {
+    let message = "metadata.name must be a DNS-1035 label of at most 52 characters \
+                   (lowercase letters, digits and '-', starting with a letter)";
+    let check = |name: &str| match Validator::new().validate(
+        &schema(),
+        &named(name, json!({"replicas": 3})),
+        None,
+    ) {
+        Ok(()) => vec![],
+        Err(errors) => errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>(),
+    };
+    for bad in ["1orders", "orders-", "Orders", "orders.eu", &"a".repeat(53)] {
+        assert_eq!(check(bad), [message], "{bad}");
+    }
+    for ok in ["orders", "o", "orders-eu-1", &"a".repeat(52)] {
+        assert!(check(ok).is_empty(), "{ok}");
+    }
+}
+
+fn queue_schema() -> Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../crds/queues.sqsraft.io.yaml"
+    );
+    let crd: Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"].clone()
+}
+
+fn queue_failures(spec: Value, old: Value) -> Vec<String> {
+    let object = |spec: Value| {
+        json!({"apiVersion": "sqsraft.io/v1alpha1", "kind": "Queue",
+               "metadata": {"name": "orders", "namespace": "default"}, "spec": spec})
+    };
+    match Validator::new().validate(&queue_schema(), &object(spec), Some(&object(old))) {
+        Ok(()) => vec![],
+        Err(errors) => errors.iter().map(|e| e.message.clone()).collect(),
+    }
+}
+
+/// Moving a Queue object to another cluster would orphan its queue on the first.
+#[test]
+fn queue_cluster_ref_is_immutable() {
+    let old = json!({"clusterRef": {"name": "up"}});
+    let f = queue_failures(json!({"clusterRef": {"name": "other"}}), old.clone());
+    assert_eq!(f, ["clusterRef is immutable"]);
+    let f = queue_failures(
+        json!({"clusterRef": {"name": "up", "namespace": "elsewhere"}}),
+        old.clone(),
+    );
+    assert_eq!(f, ["clusterRef is immutable"]);
+    let ok = queue_failures(
+        json!({"clusterRef": {"name": "up"}, "visibilityTimeout": 60}),
+        old,
+    );
+    assert!(ok.is_empty(), "{ok:?}");
+}
+
+#[test]
+fn queue_tag_keys_under_sqsraft_io_are_reserved() {
+    let old = json!({"clusterRef": {"name": "up"}});
+    let f = queue_failures(
+        json!({"clusterRef": {"name": "up"}, "tags": {"sqsraft.io/queue": "x/y"}}),
+        old.clone(),
+    );
+    assert_eq!(
+        f,
+        ["tag keys starting with sqsraft.io/ are reserved for the operator"]
+    );
+    let ok = queue_failures(
+        json!({"clusterRef": {"name": "up"}, "tags": {"team": "a"}}),
+        old,
+    );
+    assert!(ok.is_empty(), "{ok:?}");
+}
+
+/// Optional enums are checked by a rule (an `enum` would refuse an explicit `null`; the
+/// API server applies no rule to a `null`, which `k8s_crds` proves on the real one; this
+/// evaluator does, so `null` is not a case here).
+#[test]
+fn queue_fifo_enums_accept_their_values_only() {
+    let none = json!({"clusterRef": {"name": "up"}, "fifo": true});
+    for (field, ok, message) in [
+        (
+            "deduplicationScope",
+            ["queue", "messageGroup"],
+            "must be one of 'queue', 'messageGroup'",
+        ),
+        (
+            "fifoThroughputLimit",
+            ["perQueue", "perMessageGroupId"],
+            "must be one of 'perQueue', 'perMessageGroupId'",
+        ),
+    ] {
+        for value in ok.map(Value::from) {
+            let mut spec = none.clone();
+            spec[field] = value.clone();
+            let f = queue_failures(spec, none.clone());
+            assert!(f.is_empty(), "{field}={value}: {f:?}");
+        }
+        let mut spec = none.clone();
+        spec[field] = json!("bogus");
+        assert_eq!(queue_failures(spec, none.clone()), [message], "{field}");
     }
 }

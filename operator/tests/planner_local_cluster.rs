@@ -8,7 +8,6 @@
 //! is skipped and passes.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
@@ -40,13 +39,7 @@ fn server_binary() -> Option<PathBuf> {
     candidates.into_iter().find(|p| p.is_file())
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use sqsraft_server::test_ports::free_port;
 
 struct Node {
     sqs_port: u16,
@@ -116,6 +109,9 @@ impl LocalWorkloads {
             .arg(self.dir.join("credentials.json"))
             .arg("--cluster-token-file")
             .arg(self.dir.join("token"))
+            // The operator's admin client speaks cleartext until it manages the PKI, as
+            // the StatefulSet's members do (SQSRAFT_INTERNAL_INSECURE).
+            .arg("--internal-insecure")
             .args(["--heartbeat-interval-ms", "50"])
             .args(["--election-timeout-min-ms", "300"])
             .args(["--election-timeout-max-ms", "600"])
@@ -170,7 +166,9 @@ impl Drop for LocalWorkloads {
 }
 
 impl Workloads for LocalWorkloads {
-    async fn observe(&self) -> Result<WorkloadState, String> {
+    type Error = std::io::Error;
+
+    async fn observe(&self) -> Result<WorkloadState, std::io::Error> {
         let inner = self.inner.lock().unwrap();
         let replicas = inner.0;
         Ok(WorkloadState {
@@ -181,11 +179,13 @@ impl Workloads for LocalWorkloads {
                 .filter(|o| self.data_dir(*o).exists())
                 .collect(),
             outdated: self.outdated.lock().unwrap().clone(),
+            // Processes stop at once; none lingers in a preStop hook.
+            terminating: BTreeSet::new(),
             pending: false,
         })
     }
 
-    async fn scale(&self, replicas: u32) -> Result<(), String> {
+    async fn scale(&self, replicas: u32) -> Result<(), std::io::Error> {
         assert!(replicas as usize <= MAX_NODES);
         let mut inner = self.inner.lock().unwrap();
         for o in 0..MAX_NODES as u32 {
@@ -199,7 +199,7 @@ impl Workloads for LocalWorkloads {
         Ok(())
     }
 
-    async fn restart_pod(&self, ordinal: u32) -> Result<(), String> {
+    async fn restart_pod(&self, ordinal: u32) -> Result<(), std::io::Error> {
         let mut inner = self.inner.lock().unwrap();
         Self::stop(&mut inner.1, ordinal);
         self.start(&mut inner.1, ordinal);
@@ -207,13 +207,13 @@ impl Workloads for LocalWorkloads {
         Ok(())
     }
 
-    async fn delete_volume(&self, ordinal: u32) -> Result<(), String> {
+    async fn delete_volume(&self, ordinal: u32) -> Result<(), std::io::Error> {
         let inner = self.inner.lock().unwrap();
         assert!(
             inner.1[ordinal as usize].child.is_none(),
             "volume of running node #{ordinal} deleted"
         );
-        std::fs::remove_dir_all(self.data_dir(ordinal)).map_err(|e| e.to_string())
+        std::fs::remove_dir_all(self.data_dir(ordinal))
     }
 }
 
@@ -232,7 +232,20 @@ async fn converge(
     loop {
         match turn(desired, true, api, &resolver, w, &config).await {
             Ok((Step::Converged, _)) => return steps,
-            Ok((step, _)) => {
+            Ok((step, observed)) => {
+                // Whatever else happens, the pod being restarted never leads: the planner
+                // hands leadership over first.
+                // (A deposed leader that has not heard of the newer term does not count.)
+                if let Step::RestartPod { ordinal } = step {
+                    let statuses = || observed.pods.values().filter_map(|o| o.as_ref().ok());
+                    let term = statuses().map(|s| s.term).max().unwrap_or(0);
+                    let leads = statuses().any(|s| {
+                        s.node_id == u64::from(ordinal) + 1
+                            && s.leader_id == Some(s.node_id)
+                            && s.term == term
+                    });
+                    assert!(!leads, "restarted the leader #{ordinal}: {steps:#?}");
+                }
                 let idle = matches!(step, Step::Wait { .. } | Step::Refuse { .. });
                 steps.push(step);
                 if idle {
@@ -301,9 +314,10 @@ fn kinds(steps: &[Step]) -> BTreeMap<&'static str, usize> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn planner_drives_a_real_cluster_through_create_scale_up_refusal_and_scale_down() {
     let Some(bin) = server_binary() else {
-        eprintln!(
-            "SKIPPED: no sqsraft-server binary; build it with `cargo build -p sqsraft-server` \
-             or set SQSRAFT_SERVER_BIN to run the membership planner against a real cluster"
+        sqsraft_server::prerequisite::unavailable(
+            "the planner against a real cluster",
+            "no sqsraft-server binary; build it with `cargo build -p sqsraft-server` \
+             or set SQSRAFT_SERVER_BIN",
         );
         return;
     };
@@ -413,32 +427,39 @@ async fn planner_drives_a_real_cluster_through_create_scale_up_refusal_and_scale
     assert_eq!(voters, BTreeSet::from([0, 1, 2]));
 
     // Rolling update: every pod restarts (really: process killed and started again on
-    // its data), followers first, the leader last after a hand-over; quorum holds.
+    // its data), the leader only after a hand-over; quorum holds.
     *w.outdated.lock().unwrap() = BTreeSet::from([0, 1, 2]);
     let steps = converge(3, &api, &w, limit).await;
     eprintln!("rolling update: {steps:?}");
     let k = kinds(&steps);
     assert_eq!(k.get("restart-pod"), Some(&3), "{steps:#?}");
-    assert_eq!(k.get("transfer-leader"), Some(&1), "{steps:#?}");
-    let restarts: Vec<&Step> = steps
-        .iter()
-        .filter(|s| matches!(s, Step::RestartPod { .. } | Step::TransferLeader { .. }))
-        .collect();
-    assert_eq!(
-        restarts.last(),
-        Some(&&Step::RestartPod { ordinal: leader }),
-        "the old leader restarts last: {steps:#?}"
+    // One hand-over, or none when leadership already moved while a follower restarted
+    // (an election on a loaded machine); `converge` checks no leader is ever restarted.
+    assert!(
+        k.get("transfer-leader").copied().unwrap_or(0) <= 1,
+        "{steps:#?}"
     );
+    let mut restarted: Vec<u32> = steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::RestartPod { ordinal } => Some(*ordinal),
+            _ => None,
+        })
+        .collect();
+    restarted.sort_unstable();
+    assert_eq!(restarted, [0, 1, 2], "each pod restarts once: {steps:#?}");
     assert!(w.outdated.lock().unwrap().is_empty());
-    let (new_leader, voters, _) = membership(&api, &w).await;
-    assert_ne!(new_leader, leader);
+    let (_, voters, _) = membership(&api, &w).await;
     assert_eq!(voters, BTreeSet::from([0, 1, 2]));
 }
 
 #[tokio::test]
 async fn admin_client_reports_unreachable_pods_and_bad_tokens() {
     let Some(bin) = server_binary() else {
-        eprintln!("SKIPPED: no sqsraft-server binary (see the test above)");
+        sqsraft_server::prerequisite::unavailable(
+            "the admin client against a real server",
+            "no sqsraft-server binary (see the test above)",
+        );
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -78,8 +78,11 @@ fn policy_key_order_and_number_types_are_no_drift() {
     assert!(drift(&desired(&s, Some(arn)), &actual).is_empty());
 }
 
+/// Only what the spec sets is managed: an adopted queue keeps its delay and its
+/// dead-letter link. Before, every attribute the spec left out was reset to its default
+/// (DelaySeconds 7 -> 0, the RedrivePolicy removed).
 #[test]
-fn real_changes_are_drift_and_removed_fields_reset_to_defaults() {
+fn only_attributes_in_the_spec_are_managed() {
     let s = spec("clusterRef: {name: c}\nvisibilityTimeout: 45");
     let mut actual = server_defaults();
     actual.insert("DelaySeconds".into(), "7".into());
@@ -87,13 +90,10 @@ fn real_changes_are_drift_and_removed_fields_reset_to_defaults() {
         "RedrivePolicy".into(),
         r#"{"deadLetterTargetArn":"arn:x","maxReceiveCount":3}"#.into(),
     );
+    actual.insert("MessageRetentionPeriod".into(), "1209600".into());
     assert_eq!(
         drift(&desired(&s, None), &actual),
-        map(&[
-            ("DelaySeconds", "0"),
-            ("RedrivePolicy", ""),
-            ("VisibilityTimeout", "45")
-        ])
+        map(&[("VisibilityTimeout", "45")])
     );
 }
 
@@ -118,7 +118,8 @@ fn fifo_attributes_only_on_fifo_queues() {
         None,
     );
     assert_eq!(fifo["DeduplicationScope"], "messageGroup");
-    assert_eq!(fifo["FifoThroughputLimit"], "perQueue");
+    // Left out of the spec: not managed.
+    assert!(!fifo.contains_key("FifoThroughputLimit"));
 }
 
 #[test]
@@ -140,12 +141,15 @@ fn queue_names_default_to_the_object_name_with_fifo_suffix() {
     );
 }
 
+/// Only tags the operator set are removed; others' tags stay. Before, every tag not in
+/// the spec was removed.
 #[test]
-fn tag_diff_sets_changed_and_removes_extra_tags() {
+fn tag_diff_sets_changed_and_removes_only_tags_it_set() {
     let (set, remove) = tag_diff(
         &map(&[("team", "a"), ("env", "prod")]),
-        &map(&[("team", "b"), ("env", "prod"), ("stray", "x")]),
+        &map(&[("team", "b"), ("env", "prod"), ("stray", "x"), ("old", "1")]),
+        &["team".into(), "env".into(), "old".into()],
     );
     assert_eq!(set, map(&[("team", "a")]));
-    assert_eq!(remove, vec!["stray".to_string()]);
+    assert_eq!(remove, vec!["old".to_string()]);
 }

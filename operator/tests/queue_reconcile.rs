@@ -13,17 +13,18 @@
 mod fake_api;
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fake_api::FakeApi;
+use kube::runtime::finalizer;
 use serde_json::{Value, json};
 use sqsraft_operator::admin_types::{InitRequest, Member};
 use sqsraft_operator::crd::QueueCluster;
 use sqsraft_operator::crd::queue::Queue;
+use sqsraft_operator::error::Category;
 use sqsraft_operator::membership::{AdminApi, AdminCall, HttpAdminClient, LoopbackResolver};
 use sqsraft_operator::queue::sqs::{AccessKey, SqsClient};
 use sqsraft_operator::queue::{self, EndpointResolver, FINALIZER};
@@ -49,13 +50,7 @@ fn server_binary() -> Option<PathBuf> {
     candidates.into_iter().find(|p| p.is_file())
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use sqsraft_server::test_ports::free_port;
 
 /// One server process; killed on drop.
 struct Server {
@@ -99,6 +94,8 @@ async fn start_server(bin: PathBuf) -> Server {
         .arg(dir.path().join("credentials.json"))
         .arg("--cluster-token-file")
         .arg(dir.path().join("token"))
+        // The operator's admin client speaks cleartext until it manages the PKI.
+        .arg("--internal-insecure")
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -213,10 +210,22 @@ impl Harness {
         store.put(GV, "queues", NS, name, v);
     }
 
+    /// One reconcile, and a second when the first only added the finalizer (in the
+    /// controller the finalizer patch is a watch event that triggers it).
     async fn reconcile(&self, name: &str) -> kube::runtime::controller::Action {
-        queue::reconcile(Arc::new(self.queue(name).unwrap()), self.ctx.clone())
+        let before = self.queue(name).unwrap();
+        let action = queue::reconcile(Arc::new(before.clone()), self.ctx.clone())
             .await
-            .expect("reconcile")
+            .expect("reconcile");
+        let after = self.queue(name).unwrap();
+        if after.metadata.finalizers != before.metadata.finalizers
+            && after.metadata.deletion_timestamp.is_none()
+        {
+            return queue::reconcile(Arc::new(after), self.ctx.clone())
+                .await
+                .expect("reconcile");
+        }
+        action
     }
 
     fn condition(&self, name: &str, type_: &str) -> (String, String, String) {
@@ -245,8 +254,9 @@ impl Harness {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queues_reconciled_against_a_real_server() {
     let Some(bin) = server_binary() else {
-        eprintln!(
-            "SKIPPED: no sqsraft-server binary; run `cargo build -p sqsraft-server --bins` or set SQSRAFT_SERVER_BIN"
+        sqsraft_server::prerequisite::unavailable(
+            "queue reconcile against a real server",
+            "no sqsraft-server binary; run `cargo build -p sqsraft-server --bins` or set SQSRAFT_SERVER_BIN",
         );
         return;
     };
@@ -299,7 +309,8 @@ async fn queues_reconciled_against_a_real_server() {
         "the queue matches the spec"
     );
 
-    // Out-of-band drift is repaired; an out-of-band tag is removed.
+    // Out-of-band drift of a managed attribute is repaired; a tag set by someone else
+    // stays.
     h.sqs
         .set_queue_attributes(
             &url,
@@ -318,12 +329,14 @@ async fn queues_reconciled_against_a_real_server() {
             .2
             .contains("repaired attributes VisibilityTimeout")
     );
-    assert!(
-        !h.sqs
-            .list_queue_tags(&url)
-            .await
-            .unwrap()
-            .contains_key("stray")
+    assert_eq!(h.sqs.list_queue_tags(&url).await.unwrap()["stray"], "x");
+    assert_eq!(
+        h.queue("orders").unwrap().status.unwrap().managed_tags,
+        ["team", "sqsraft.io/queue"]
+    );
+    assert_eq!(
+        h.sqs.list_queue_tags(&url).await.unwrap()["sqsraft.io/queue"],
+        format!("{NS}/orders")
     );
 
     // Out-of-band DeleteQueue: the next resync recreates it.
@@ -331,20 +344,35 @@ async fn queues_reconciled_against_a_real_server() {
     h.reconcile("orders").await;
     assert_eq!(h.attrs("orders").await["VisibilityTimeout"], "45");
 
-    // Adoption of an existing queue, with its drift repaired.
+    // Adoption of an existing queue is not destructive: what the spec sets is applied,
+    // everything else (delay, retention, the owner's tags) stays as it was.
     h.sqs
         .create_queue(
             "legacy",
-            &BTreeMap::from([("DelaySeconds".into(), "5".into())]),
-            &BTreeMap::new(),
+            &BTreeMap::from([
+                ("DelaySeconds".into(), "5".into()),
+                ("MessageRetentionPeriod".into(), "1209600".into()),
+            ]),
+            &BTreeMap::from([("owner".into(), "billing".into())]),
         )
         .await
         .unwrap();
-    h.put_queue("legacy", json!({"clusterRef": {"name": "up"}}));
+    h.put_queue(
+        "legacy",
+        json!({"clusterRef": {"name": "up"}, "visibilityTimeout": 40}),
+    );
     h.reconcile("legacy").await;
     let synced = h.condition("legacy", "Synced").2;
     assert!(synced.contains("adopted existing queue legacy"), "{synced}");
-    assert_eq!(h.attrs("legacy").await["DelaySeconds"], "0");
+    let legacy = h.attrs("legacy").await;
+    assert_eq!(legacy["VisibilityTimeout"], "40");
+    assert_eq!(legacy["DelaySeconds"], "5");
+    assert_eq!(legacy["MessageRetentionPeriod"], "1209600");
+    let legacy_url = h.sqs.get_queue_url("legacy").await.unwrap().unwrap();
+    assert_eq!(
+        h.sqs.list_queue_tags(&legacy_url).await.unwrap()["owner"],
+        "billing"
+    );
 
     // DLQ wiring: waits for the DLQ's ARN, then sets the redrive policy.
     h.put_queue(
@@ -361,6 +389,46 @@ async fn queues_reconciled_against_a_real_server() {
         h.attrs("work").await["RedrivePolicy"],
         r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:work-dlq","maxReceiveCount":4}"#
     );
+
+    // A paused cluster pauses its queues: drift is left alone, Ready stays as it was,
+    // Synced says why; unpaused, the next pass repairs it.
+    let set_paused = |paused: bool| {
+        let mut store = h.api.store.lock().unwrap();
+        let mut qc = store.get(GV, "queueclusters", NS, "up").unwrap().clone();
+        qc["spec"]["reconciliationPaused"] = json!(paused);
+        store.put(GV, "queueclusters", NS, "up", qc);
+    };
+    set_paused(true);
+    h.sqs
+        .set_queue_attributes(
+            &url,
+            &BTreeMap::from([("VisibilityTimeout".into(), "99".into())]),
+        )
+        .await
+        .unwrap();
+    h.reconcile("orders").await;
+    assert_eq!(h.attrs("orders").await["VisibilityTimeout"], "99");
+    assert_eq!(h.condition("orders", "Ready").0, "True");
+    assert_eq!(h.condition("orders", "Synced").1, "ReconciliationPaused");
+    set_paused(false);
+    h.reconcile("orders").await;
+    assert_eq!(h.attrs("orders").await["VisibilityTimeout"], "45");
+
+    // A second Queue object claiming the same queue gets Conflict and touches nothing;
+    // deleting it (policy Delete) leaves the first one's queue alone.
+    h.put_queue(
+        "orders-copy",
+        json!({"clusterRef": {"name": "up"}, "queueName": "orders",
+               "visibilityTimeout": 10, "deletionPolicy": "Delete"}),
+    );
+    h.reconcile("orders-copy").await;
+    let (ready, reason, message) = h.condition("orders-copy", "Ready");
+    assert_eq!((ready.as_str(), reason.as_str()), ("False", "Conflict"));
+    assert!(message.contains(&format!("Queue {NS}/orders")), "{message}");
+    assert_eq!(h.attrs("orders").await["VisibilityTimeout"], "45");
+    h.mark_deleted("orders-copy");
+    h.reconcile("orders-copy").await;
+    assert!(h.sqs.get_queue_url("orders").await.unwrap().is_some());
 
     // Deletion, Retain (the default): the queue stays, the finalizer goes.
     h.mark_deleted("orders");
@@ -402,6 +470,57 @@ async fn queues_reconciled_against_a_real_server() {
     );
     assert_ne!(action, kube::runtime::controller::Action::await_change());
 
+    // Deleting a Delete-policy Queue while its cluster is unreachable keeps the
+    // finalizer and fails, so the controller retries with backoff.
+    h.put_queue(
+        "doomed",
+        json!({"clusterRef": {"name": "down"}, "deletionPolicy": "Delete"}),
+    );
+    h.reconcile("doomed").await;
+    h.mark_deleted("doomed");
+    let error = queue::reconcile(Arc::new(h.queue("doomed").unwrap()), h.ctx.clone())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, finalizer::Error::CleanupFailed(e) if e.category() == Category::Cluster),
+        "{error}"
+    );
+    let doomed = h.queue("doomed").unwrap();
+    assert_eq!(
+        doomed.metadata.finalizers,
+        Some(vec![FINALIZER.to_string()])
+    );
+    // Its deletion was requested long ago (the fixture's timestamp): reported as stuck,
+    // with the escape hatch.
+    let (_, reason, message) = h.condition("doomed", "Ready");
+    assert_eq!(reason, "DeletionStuck");
+    assert!(message.contains(queue::SKIP_REMOTE_DELETION), "{message}");
+    // A fresh deletion is only reported as unreachable.
+    {
+        let mut store = h.api.store.lock().unwrap();
+        let mut v = store.get(GV, "queues", NS, "doomed").unwrap().clone();
+        v["metadata"]["deletionTimestamp"] = json!(k8s_openapi::jiff::Timestamp::now().to_string());
+        store.put(GV, "queues", NS, "doomed", v);
+    }
+    let _ = queue::reconcile(Arc::new(h.queue("doomed").unwrap()), h.ctx.clone()).await;
+    assert_eq!(h.condition("doomed", "Ready").1, "ClusterUnreachable");
+    // The escape hatch releases such a Queue at once, reachable cluster or not.
+    h.put_queue(
+        "abandoned",
+        json!({"clusterRef": {"name": "down"}, "deletionPolicy": "Delete"}),
+    );
+    h.reconcile("abandoned").await;
+    h.mark_deleted("abandoned");
+    {
+        let mut store = h.api.store.lock().unwrap();
+        let mut v = store.get(GV, "queues", NS, "abandoned").unwrap().clone();
+        v["metadata"]["annotations"] = json!({queue::SKIP_REMOTE_DELETION: "true"});
+        store.put(GV, "queues", NS, "abandoned", v);
+    }
+    h.reconcile("abandoned").await;
+    let abandoned = h.queue("abandoned").unwrap();
+    assert!(abandoned.metadata.finalizers.unwrap_or_default().is_empty());
+
     // The cluster is gone: status says so, and deletion drops the finalizer.
     h.api
         .store
@@ -412,12 +531,12 @@ async fn queues_reconciled_against_a_real_server() {
     assert_eq!(h.condition("stuck", "Ready").1, "ClusterNotFound");
     h.mark_deleted("stuck");
     h.reconcile("stuck").await;
-    assert!(
-        h.queue("stuck")
-            .unwrap()
-            .metadata
-            .finalizers
-            .unwrap_or_default()
-            .is_empty()
-    );
+    h.reconcile("doomed").await;
+    for name in ["stuck", "doomed"] {
+        let q = h.queue(name).unwrap();
+        assert!(
+            q.metadata.finalizers.unwrap_or_default().is_empty(),
+            "{name}"
+        );
+    }
 }

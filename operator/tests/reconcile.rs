@@ -6,11 +6,11 @@ mod common;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use common::fake_api::FakeApi;
+use common::fake_api::{FakeApi, Fault};
 use common::fake_raft::FakeRaft;
 use serde_json::{Value, json};
 use sqsraft_operator::build::OperatorDefaults;
-use sqsraft_operator::controller::{self, Context};
+use sqsraft_operator::controller::{self, Category, Context};
 use sqsraft_operator::crd::QueueCluster;
 use sqsraft_operator::membership::AdminCall;
 use sqsraft_operator::metrics::Metrics;
@@ -114,14 +114,28 @@ impl Harness {
         let claim_labels = sts["spec"]["volumeClaimTemplates"][0]["metadata"]["labels"].clone();
         let down = self.raft.raft.lock().unwrap().down.clone();
         for o in 0..8u32 {
-            let pod = format!("{}-{o}", self.name);
-            let pvc = format!("data-{}-{o}", self.name);
+            let pod = self.raft.names.pod(o);
+            let pvc = self.raft.names.pvc(o);
+            // A deleted pod runs its preStop hook (still answering) for one pass, is
+            // gone the next, and its replacement appears the pass after.
+            if let Some(mut p) = store.get("v1", "pods", &self.ns, &pod).cloned()
+                && !p["metadata"]["deletionTimestamp"].is_null()
+            {
+                if p["metadata"]["annotations"]["test/pre-stop"].is_null() {
+                    p["metadata"]["annotations"]["test/pre-stop"] = json!("running");
+                    store.put("v1", "pods", &self.ns, &pod, p);
+                } else {
+                    store.remove("v1", "pods", &self.ns, &pod);
+                }
+                continue;
+            }
             if o < replicas {
                 let ready = if down.contains(&o) { "False" } else { "True" };
                 let existing = store.get("v1", "pods", &self.ns, &pod).cloned();
                 let mut p = existing.unwrap_or_else(|| {
                     json!({"apiVersion": "v1", "kind": "Pod",
-                           "metadata": {"name": pod, "namespace": self.ns, "labels": labels}})
+                           "metadata": {"name": pod, "namespace": self.ns, "labels": labels,
+                                        "uid": format!("{pod}-{revision}")}})
                 });
                 p["status"] = json!({"conditions": [{"type": "Ready", "status": ready}]});
                 store.put("v1", "pods", &self.ns, &pod, p);
@@ -135,7 +149,8 @@ impl Harness {
                         &self.ns,
                         &pvc,
                         json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-                               "metadata": {"name": pvc, "namespace": self.ns, "labels": claim_labels}}),
+                               "metadata": {"name": pvc, "namespace": self.ns, "labels": claim_labels,
+                                            "uid": format!("{pvc}-1")}}),
                     );
                 }
             } else {
@@ -250,6 +265,10 @@ async fn create_builds_everything_bootstraps_and_reports_status() {
         h.get("policy/v1", "poddisruptionbudgets", "orders")
             .is_some()
     );
+    let policy = h
+        .get("networking.k8s.io/v1", "networkpolicies", "orders")
+        .expect("a NetworkPolicy by default");
+    assert_eq!(policy["spec"]["ingress"][0]["ports"][0]["port"], 9325);
     assert_eq!(h.sts_replicas(), 3);
     assert_eq!(h.voters(), BTreeSet::from([0, 1, 2]));
 
@@ -360,6 +379,20 @@ async fn scale_up_three_to_five_then_down_to_three() {
     assert_eq!(h.sts_replicas(), 5);
     assert_eq!(h.count_events("AddLearner"), 2);
     assert_eq!(h.count_events("Promote"), 2);
+    // Adding a learner does not block the reconcile until it caught up.
+    let adds: Vec<bool> = h
+        .raft
+        .raft
+        .lock()
+        .unwrap()
+        .calls
+        .iter()
+        .filter_map(|(_, c, _)| match c {
+            AdminCall::AddLearner(req) => Some(req.blocking),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(adds, [false, false]);
     let qc = h.qc();
     assert_eq!(qc.status.as_ref().unwrap().observed_generation, Some(2));
     assert_eq!(qc.status.as_ref().unwrap().members.len(), 5);
@@ -424,6 +457,39 @@ async fn scale_down_refused_while_a_member_is_down() {
     h.converge().await;
     assert_eq!(h.voters(), BTreeSet::from([0, 1, 2]));
     assert_eq!(condition(&h.qc(), "Degraded").0, "False");
+}
+
+#[tokio::test]
+async fn a_disabled_network_policy_is_deleted_and_a_users_is_left_alone() {
+    let h = Harness::new("minimal");
+    h.converge().await;
+    assert!(
+        h.get("networking.k8s.io/v1", "networkpolicies", "orders")
+            .is_some()
+    );
+    h.edit_spec(|s| s["networkPolicy"] = json!({"enabled": false}));
+    h.reconcile().await.unwrap();
+    assert!(
+        h.get("networking.k8s.io/v1", "networkpolicies", "orders")
+            .is_none()
+    );
+
+    // A policy of that name the user made (not owned by the cluster) is never deleted.
+    let users = json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                       "metadata": {"name": "orders", "namespace": "shop"},
+                       "spec": {"podSelector": {}}});
+    h.api.store.lock().unwrap().put(
+        "networking.k8s.io/v1",
+        "networkpolicies",
+        "shop",
+        "orders",
+        users,
+    );
+    h.reconcile().await.unwrap();
+    assert!(
+        h.get("networking.k8s.io/v1", "networkpolicies", "orders")
+            .is_some()
+    );
 }
 
 #[tokio::test]
@@ -585,6 +651,7 @@ async fn controller_runtime_reconciles_watched_clusters() {
         "/api/v1/namespaces/shop/services",
         "/api/v1/namespaces/shop/secrets",
         "/apis/policy/v1/namespaces/shop/poddisruptionbudgets",
+        "/apis/networking.k8s.io/v1/namespaces/shop/networkpolicies",
         "/api/v1/namespaces/shop/pods",
     ] {
         assert!(
@@ -613,11 +680,12 @@ async fn template_change_rolls_followers_first_and_the_leader_last() {
     let after = h.revisions();
     assert_eq!(after.len(), 1, "every pod on one revision");
     assert_ne!(after, before, "pods run the new template");
+    // Restarts go through the Eviction API (so the PDB guards them).
     let deletes: Vec<String> = h
         .writes()
         .into_iter()
-        .filter(|(m, p)| m == "DELETE" && p.contains("/pods/"))
-        .map(|(_, p)| p.rsplit('/').next().unwrap().to_string())
+        .filter(|(m, p)| m == "POST" && p.ends_with("/eviction"))
+        .map(|(_, p)| p.rsplit('/').nth(1).unwrap().to_string())
         .collect();
     assert_eq!(deletes, ["orders-1", "orders-2", "orders-0"]);
     assert_eq!(h.count_events("TransferLeader"), 1);
@@ -686,4 +754,243 @@ async fn leaderless_cluster_keeps_its_members_as_unhealthy_and_is_never_rebootst
         .filter(|(_, c, _)| matches!(c, AdminCall::Init(_)))
         .count();
     assert_eq!(inits, 1, "only the original bootstrap");
+}
+
+/// Every pass writes the status exactly once, errors included: a 422 from the API
+/// server becomes Degraded with the API's message and a Warning Event, and the
+/// reconcile still fails so it is retried with backoff. (Before the pipeline, an API
+/// error returned before any status write and the user saw nothing.)
+#[tokio::test]
+async fn api_errors_reach_the_status_and_an_event() {
+    let h = Harness::new("minimal");
+    h.converge().await;
+    let message = "StatefulSet.apps \"orders\" is invalid: spec.template.spec.containers[0].image: Required value";
+    h.api.store.lock().unwrap().faults.push(Fault {
+        method: "PATCH".into(),
+        path_suffix: "/statefulsets/orders".into(),
+        code: 422,
+        reason: "Invalid".into(),
+        message: message.into(),
+    });
+    h.clear_log();
+    let error = h.reconcile().await.unwrap_err();
+    assert_eq!(error.category(), Category::Kubernetes);
+    let status_path = "/apis/sqsraft.io/v1alpha1/namespaces/shop/queueclusters/orders/status";
+    let status_writes = |h: &Harness| h.writes().iter().filter(|(_, p)| p == status_path).count();
+    assert_eq!(status_writes(&h), 1);
+    let qc = h.qc();
+    let (degraded, reason, text) = condition(&qc, "Degraded");
+    assert_eq!((degraded.as_str(), reason.as_str()), ("True", "KubeApi"));
+    assert!(text.starts_with("applying StatefulSet orders: "), "{text}");
+    assert!(text.contains(message), "{text}");
+    assert_eq!(condition(&qc, "Progressing").0, "False");
+    assert_eq!(h.count_events("KubeApi"), 1);
+    assert!(h.events().contains(&("Warning".into(), "KubeApi".into())));
+    // The members were not lost from status while the step could not run.
+    assert_eq!(qc.status.unwrap().members.len(), 3);
+
+    // Fixed: the next pass clears the condition.
+    h.api.store.lock().unwrap().faults.clear();
+    h.clear_log();
+    h.reconcile().await.unwrap();
+    assert_eq!(status_writes(&h), 1);
+    assert_eq!(condition(&h.qc(), "Degraded").0, "False");
+}
+
+/// A converged cluster's reconcile writes neither its status (unchanged) nor the role
+/// labels (already right); the server-side applies of the owned objects are no-ops
+/// the API server does not even version. Before, every pass patched the status, and
+/// each status change woke the controller again.
+#[tokio::test]
+async fn steady_state_reconcile_writes_nothing() {
+    let h = Harness::new("minimal");
+    h.converge().await;
+    h.clear_log();
+    for _ in 0..3 {
+        let action = h.reconcile().await.unwrap();
+        assert_eq!(
+            action,
+            kube::runtime::controller::Action::requeue(std::time::Duration::from_secs(10))
+        );
+    }
+    let writes = h.writes();
+    assert!(
+        !writes
+            .iter()
+            .any(|(_, p)| p.ends_with("/status") || p.contains("/pods/")),
+        "{writes:?}"
+    );
+    // A real change (a member falls behind) is written at once.
+    h.raft.raft.lock().unwrap().down.insert(2);
+    h.kubelet();
+    h.reconcile().await.unwrap();
+    let writes = h.writes();
+    assert!(
+        writes
+            .iter()
+            .any(|(_, p)| p.ends_with("/queueclusters/orders/status")),
+        "{writes:?}"
+    );
+    assert_eq!(condition(&h.qc(), "Degraded").1, "MemberUnhealthy");
+}
+
+/// A rolling restart takes one pod down at a time and waits for its replacement: a pod
+/// in its preStop hook (still answering healthy) or not yet back counts as down.
+/// Before, the terminating pod counted as healthy and the next one was evicted while
+/// the first was still going down.
+#[tokio::test]
+async fn rolling_restart_waits_for_each_pod_to_come_back() {
+    let h = Harness::new("minimal");
+    h.converge().await;
+    h.edit_spec(|s| s["image"] = json!("sqsraft/sqsraft-server:next"));
+    let down = |h: &Harness| -> Vec<String> {
+        (0..3u32)
+            .map(|o| h.raft.names.pod(o))
+            .filter(|pod| {
+                h.get("v1", "pods", pod)
+                    .is_none_or(|p| !p["metadata"]["deletionTimestamp"].is_null())
+            })
+            .collect()
+    };
+    for _ in 0..60 {
+        h.reconcile().await.expect("reconcile");
+        let gone = down(&h);
+        assert!(gone.len() <= 1, "more than one pod down at once: {gone:?}");
+        h.kubelet();
+        if condition(&h.qc(), "Progressing").1 == "Converged" && h.revisions().len() == 1 {
+            break;
+        }
+    }
+    assert_eq!(condition(&h.qc(), "Progressing").1, "Converged");
+    let evictions = h
+        .writes()
+        .into_iter()
+        .filter(|(m, p)| m == "POST" && p.ends_with("/eviction"))
+        .count();
+    assert_eq!(evictions, 3);
+}
+
+/// Pod restarts and volume deletes carry the UID the planner observed: an object
+/// replaced since (same name, new UID) is left alone. Before, they deleted by name.
+#[tokio::test]
+async fn restarts_and_volume_deletes_only_hit_the_object_observed() {
+    use sqsraft_operator::build::{Cluster, OperatorDefaults};
+    use sqsraft_operator::controller::workloads::KubeWorkloads;
+    use sqsraft_operator::membership::Workloads;
+
+    let h = Harness::new("minimal");
+    h.converge().await;
+    let qc = h.qc();
+    let defaults = OperatorDefaults::default();
+    let cluster = Cluster::new(&qc, &defaults).unwrap();
+    let wl = KubeWorkloads::new(&cluster, &h.api.client());
+    wl.observe().await.unwrap();
+    // Both objects are replaced after the observation.
+    {
+        let mut store = h.api.store.lock().unwrap();
+        for (plural, name) in [
+            ("pods", "orders-2"),
+            ("persistentvolumeclaims", "data-orders-2"),
+        ] {
+            let mut v = store.get("v1", plural, "shop", name).unwrap().clone();
+            v["metadata"]["uid"] = json!("a-new-uid");
+            store.put("v1", plural, "shop", name, v);
+        }
+    }
+    wl.restart_pod(2).await.unwrap();
+    wl.delete_volume(2).await.unwrap();
+    let pod = h.get("v1", "pods", "orders-2").unwrap();
+    assert!(pod["metadata"]["deletionTimestamp"].is_null(), "{pod}");
+    assert!(
+        h.get("v1", "persistentvolumeclaims", "data-orders-2")
+            .is_some()
+    );
+
+    // Observed again, the same calls go through.
+    wl.observe().await.unwrap();
+    wl.restart_pod(2).await.unwrap();
+    wl.delete_volume(2).await.unwrap();
+    assert!(!h.get("v1", "pods", "orders-2").unwrap()["metadata"]["deletionTimestamp"].is_null());
+    assert!(
+        h.get("v1", "persistentvolumeclaims", "data-orders-2")
+            .is_none()
+    );
+}
+
+/// `kubectl scale sts orders --replicas 1` behind the operator's back: quorum is gone
+/// with the two pods. The operator grows the StatefulSet back to spec.replicas at once
+/// instead of waiting for a leader, and the cluster recovers.
+#[tokio::test]
+async fn outside_scale_down_is_undone_before_waiting_for_a_leader() {
+    let h = Harness::new("minimal");
+    h.converge().await;
+    {
+        let mut store = h.api.store.lock().unwrap();
+        let mut sts = store
+            .get("apps/v1", "statefulsets", "shop", "orders")
+            .unwrap()
+            .clone();
+        sts["spec"]["replicas"] = json!(1);
+        store.put("apps/v1", "statefulsets", "shop", "orders", sts);
+    }
+    h.kubelet();
+    h.raft.raft.lock().unwrap().leader = None;
+    h.reconcile().await.unwrap();
+    assert_eq!(h.sts_replicas(), 3);
+    assert_eq!(
+        h.count_events("GrowStatefulSet"),
+        2,
+        "the original create and the restore"
+    );
+    h.kubelet();
+    {
+        let mut r = h.raft.raft.lock().unwrap();
+        r.leader = Some(0);
+        r.term += 1;
+    }
+    h.converge().await;
+    assert_eq!(h.voters(), BTreeSet::from([0, 1, 2]));
+}
+
+/// A Service the operator would create already exists without this QueueCluster as
+/// controller: nothing is applied over it (a forced apply would take it over and the
+/// garbage collector later delete it), the cluster goes Degraded with a clear message.
+#[tokio::test]
+async fn a_foreign_object_is_never_taken_over() {
+    let h = Harness::new("minimal");
+    let theirs = json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "orders", "namespace": "shop", "uid": "theirs",
+                     "labels": {"team": "payments"}},
+        "spec": {"selector": {"app": "their-app"}, "ports": [{"port": 80}]}});
+    h.api
+        .store
+        .lock()
+        .unwrap()
+        .put("v1", "services", "shop", "orders", theirs.clone());
+    h.reconcile().await.unwrap();
+    assert_eq!(h.get("v1", "services", "orders").unwrap(), theirs);
+    assert!(h.get("apps/v1", "statefulsets", "orders").is_none());
+    let (degraded, reason, message) = condition(&h.qc(), "Degraded");
+    assert_eq!(
+        (degraded.as_str(), reason.as_str()),
+        ("True", "ForeignObject")
+    );
+    assert!(
+        message.starts_with("Service orders already exists"),
+        "{message}"
+    );
+    assert_eq!(h.count_events("ForeignObject"), 1);
+
+    // Once the user removes it, the operator creates its own.
+    h.api
+        .store
+        .lock()
+        .unwrap()
+        .remove("v1", "services", "shop", "orders");
+    h.converge().await;
+    let svc = h.get("v1", "services", "orders").unwrap();
+    assert_eq!(
+        svc["metadata"]["ownerReferences"][0]["kind"],
+        "QueueCluster"
+    );
 }

@@ -68,9 +68,6 @@ pub struct TransferLeaderRequest {
     pub node_id: Option<u64>,
 }
 
-/// Reply of every successful admin call: the resulting cluster view.
-pub type AdminResponse = ClusterStatus;
-
 /// Error body of a failed admin call (`4xx`/`5xx`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -45,6 +45,9 @@ pub struct Config {
     #[arg(long, env = "SQSRAFT_ADVERTISE_INTERNAL")]
     pub advertise_internal: Option<String>,
 
+    #[command(flatten)]
+    pub internal_tls: InternalTlsArgs,
+
     /// JSON file of SigV4 credentials: {"credentials":[{"accessKeyId":..,"secretAccessKey":..}]}.
     /// Re-read when it changes.
     #[arg(long, env = "SQSRAFT_CREDENTIALS_FILE")]
@@ -54,9 +57,16 @@ pub struct Config {
     #[arg(long, env = "SQSRAFT_CLUSTER_TOKEN_FILE")]
     pub cluster_token_file: PathBuf,
 
-    /// AWS region the SigV4 scope must name; also used in queue ARNs.
+    /// The home AWS region: always accepted in the SigV4 scope, and the region of the
+    /// queues created before other regions were accepted.
     #[arg(long, env = "SQSRAFT_REGION", default_value = "us-east-1")]
     pub region: String,
+
+    /// Further regions a SigV4 scope may name, comma-separated, or `*` for any. Queues
+    /// belong to the region their requests are signed for: same-name queues of two
+    /// regions are different queues, and URLs and ARNs name the region.
+    #[arg(long, env = "SQSRAFT_ACCEPTED_REGIONS", value_delimiter = ',')]
+    pub accepted_regions: Vec<String>,
 
     /// Account id shown in queue URLs and ARNs.
     #[arg(long, env = "SQSRAFT_ACCOUNT_ID", default_value = "000000000000")]
@@ -102,6 +112,71 @@ pub struct Config {
     pub fault_fail_after_commit_percent: u8,
 }
 
+/// Where the PEM files of the internal port's TLS live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The CA certificate(s) peers' certificates must chain to.
+    pub ca: PathBuf,
+    /// This member's certificate chain (leaf first).
+    pub cert: PathBuf,
+    /// The private key of `cert` (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+/// The internal port's mutual TLS: on unless `--internal-insecure` is given.
+#[derive(Debug, Clone, clap::Args)]
+pub struct InternalTlsArgs {
+    /// PEM file of the CA certificate(s) every member's certificate must chain to (old and
+    /// new CA concatenated during a CA rotation). Re-read when it changes.
+    #[arg(
+        long,
+        env = "SQSRAFT_INTERNAL_CA_FILE",
+        required_unless_present = "internal_insecure"
+    )]
+    pub internal_ca_file: Option<PathBuf>,
+
+    /// PEM file of this member's certificate chain, signed by the CA; its SANs must name the
+    /// host of --advertise-internal and 127.0.0.1 (the preStop hand-off dials that).
+    /// Re-read when it changes.
+    #[arg(
+        long,
+        env = "SQSRAFT_INTERNAL_CERT_FILE",
+        required_unless_present = "internal_insecure"
+    )]
+    pub internal_cert_file: Option<PathBuf>,
+
+    /// PEM file of the private key of --internal-cert-file. Re-read when it changes.
+    #[arg(
+        long,
+        env = "SQSRAFT_INTERNAL_KEY_FILE",
+        required_unless_present = "internal_insecure"
+    )]
+    pub internal_key_file: Option<PathBuf>,
+
+    /// Serve and dial the internal port in cleartext, without certificates: anyone who can
+    /// reach the port can then act as a member. Only for set-ups that have no PKI yet.
+    #[arg(
+        long,
+        env = "SQSRAFT_INTERNAL_INSECURE",
+        conflicts_with_all = ["internal_ca_file", "internal_cert_file", "internal_key_file"]
+    )]
+    pub internal_insecure: bool,
+}
+
+impl InternalTlsArgs {
+    /// The TLS files, or `None` on an insecure internal port.
+    pub fn files(&self) -> Option<TlsFiles> {
+        if self.internal_insecure {
+            return None;
+        }
+        Some(TlsFiles {
+            ca: self.internal_ca_file.clone()?,
+            cert: self.internal_cert_file.clone()?,
+            key: self.internal_key_file.clone()?,
+        })
+    }
+}
+
 impl Config {
     /// Checks cross-field rules and resolves derived values; the error is one line.
     pub fn validate(mut self) -> Result<Self, String> {
@@ -139,6 +214,16 @@ impl Config {
         if self.region.is_empty() || self.account_id.is_empty() {
             return Err("--region and --account-id must not be empty".into());
         }
+        self.accepted_regions.retain(|r| !r.is_empty());
+        if let Some(bad) = self
+            .accepted_regions
+            .iter()
+            .find(|r| *r != "*" && !is_region_name(r))
+        {
+            return Err(format!(
+                "--accepted-regions: {bad:?} is not a region name (lower-case letters, digits, hyphens) or *"
+            ));
+        }
         Ok(self)
     }
 
@@ -147,10 +232,75 @@ impl Config {
         self.node_id.unwrap_or_default()
     }
 
+    /// The regions a request may be signed for.
+    pub fn regions(&self) -> Regions {
+        if self.accepted_regions.iter().any(|r| r == "*") {
+            Regions::Any
+        } else {
+            let mut also = self.accepted_regions.clone();
+            also.retain(|r| r != &self.region);
+            Regions::Listed {
+                home: self.region.clone(),
+                also,
+            }
+        }
+    }
+
+    /// The internal port's TLS files; `None` with --internal-insecure.
+    pub fn internal_tls_files(&self) -> Option<TlsFiles> {
+        self.internal_tls.files()
+    }
+
     /// The advertised internal address (resolved by [`Config::validate`]).
     pub fn advertise(&self) -> &str {
         self.advertise_internal.as_deref().unwrap_or_default()
     }
+}
+
+/// The regions SigV4 scopes may name (see `--accepted-regions`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Regions {
+    /// The home region and the listed others.
+    Listed { home: String, also: Vec<String> },
+    /// Any region name.
+    Any,
+}
+
+impl Regions {
+    /// Whether a request signed for `region` is accepted.
+    pub fn accepts(&self, region: &str) -> bool {
+        match self {
+            Regions::Listed { home, also } => region == home || also.iter().any(|r| r == region),
+            Regions::Any => is_region_name(region),
+        }
+    }
+}
+
+impl From<String> for Regions {
+    /// Just the one region.
+    fn from(home: String) -> Self {
+        Regions::Listed {
+            home,
+            also: Vec::new(),
+        }
+    }
+}
+
+impl From<&str> for Regions {
+    /// Just the one region.
+    fn from(home: &str) -> Self {
+        home.to_string().into()
+    }
+}
+
+/// A plausible region name (`us-east-1`, `eu-central-2`, `local`): it becomes part of
+/// queue keys, URLs and ARNs, so nothing else (no `/`, `:`) may pass.
+fn is_region_name(region: &str) -> bool {
+    !region.is_empty()
+        && region.len() <= 32
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 fn hostname() -> Result<String, String> {

@@ -1,11 +1,16 @@
 //! SQS errors as AWS reports them: a code, an HTTP status, a fault side and a message.
 //!
 //! Both wire protocols render the same [`SqsError`]: AWS JSON 1.0 as
-//! `{"__type":"com.amazonaws.sqs#<Code>","message":…}` plus the
+//! `{"__type":"<namespace>#<JSON name>","message":…}` (see [`ErrorCode::json_type`]) plus the
 //! `x-amzn-query-error: AWS.SimpleQueueService.<Code>;Sender` header where AWS sends it,
-//! and Query/XML as an `ErrorResponse` document.
+//! and Query/XML as an `ErrorResponse` document. The messages come from [`texts`].
 
 use serde::{Deserialize, Serialize};
+
+pub mod texts;
+
+/// The JSON namespace of the errors AWS's service framework raises, not SQS itself.
+const FRAMEWORK: &str = "com.amazon.coral.service";
 
 /// Every error code sqsraft returns. The string form is the AWS code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,6 +96,25 @@ impl ErrorCode {
         }
     }
 
+    /// The `__type` AWS JSON 1.0 names this error with: `namespace#Name`.
+    ///
+    /// SQS's modeled errors (the service model's exception shapes) live in
+    /// `com.amazonaws.sqs` under their shape name. The common errors come from AWS's
+    /// service framework, and two of them carry a JSON name unlike their Query code:
+    /// `InvalidParameterValueException` and `MissingRequiredParameterException`, as
+    /// AWS answers over JSON (the `x-amzn-query-error` header keeps the Query code).
+    pub fn json_type(self) -> String {
+        use ErrorCode::*;
+        let (namespace, name) = match self {
+            InvalidParameterValue => (FRAMEWORK, "InvalidParameterValueException"),
+            MissingParameter => (FRAMEWORK, "MissingRequiredParameterException"),
+            AccessDenied => (FRAMEWORK, "AccessDeniedException"),
+            SerializationException | UnknownOperation => (FRAMEWORK, self.as_str()),
+            _ => ("com.amazonaws.sqs", self.as_str()),
+        };
+        format!("{namespace}#{name}")
+    }
+
     /// HTTP status AWS uses for this code.
     pub fn status(self) -> u16 {
         use ErrorCode::*;
@@ -100,6 +124,8 @@ impl ErrorCode {
             | InvalidClientTokenId
             | SignatureDoesNotMatch
             | AccessDenied => 403,
+            // AWS answers an unknown move-task source, destination or task with 404.
+            ResourceNotFound => 404,
             InternalFailure => 500,
             ServiceUnavailable => 503,
             _ => 400,
@@ -166,18 +192,12 @@ impl SqsError {
 
     /// `MissingParameter` for the named parameter.
     pub fn missing_parameter(name: &str) -> Self {
-        Self::new(
-            ErrorCode::MissingParameter,
-            format!("The request must contain the parameter {name}."),
-        )
+        Self::new(ErrorCode::MissingParameter, texts::missing_parameter(name))
     }
 
     /// `QueueDoesNotExist` with AWS's message.
     pub fn queue_does_not_exist() -> Self {
-        Self::new(
-            ErrorCode::QueueDoesNotExist,
-            "The specified queue does not exist.",
-        )
+        Self::new(ErrorCode::QueueDoesNotExist, texts::QUEUE_DOES_NOT_EXIST)
     }
 
     /// `InternalFailure` carrying context for the log; clients only see the message.

@@ -4,7 +4,9 @@
 
 use bytes::Bytes;
 use clap::Parser;
-use sqsraft_server::http::client::InternalClient;
+use sqsraft_server::config::InternalTlsArgs;
+use sqsraft_server::peer::client::InternalClient;
+use sqsraft_server::peer::tls::InternalTls;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -22,6 +24,9 @@ struct Args {
     /// The admin API's bearer token file.
     #[arg(long, env = "SQSRAFT_CLUSTER_TOKEN_FILE")]
     cluster_token_file: PathBuf,
+    /// The node's own TLS identity (the same files and variables as the server's).
+    #[command(flatten)]
+    internal_tls: InternalTlsArgs,
 }
 
 /// Runs the subcommand; returns the process exit code.
@@ -43,6 +48,13 @@ pub fn run(args: impl IntoIterator<Item = String>) -> i32 {
             return 1;
         }
     };
+    let tls = match args.internal_tls.files().map(InternalTls::load).transpose() {
+        Ok(tls) => tls,
+        Err(e) => {
+            eprintln!("transfer-leader: {e:#}");
+            return 1;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -56,7 +68,7 @@ pub fn run(args: impl IntoIterator<Item = String>) -> i32 {
     let addr = format!("127.0.0.1:{}", args.internal_listen.port());
     let auth = format!("Bearer {token}");
     let result = runtime.block_on(async {
-        InternalClient::new()
+        InternalClient::new(tls.as_ref())
             .post(
                 &addr,
                 "/admin/transfer-leader",

@@ -1,7 +1,8 @@
 //! A running node: the Raft handle, its stores, and how requests reach the leader.
 //!
-//! Any node accepts any request (DESIGN principle 3). Writes are proposed on the leader;
-//! a follower forwards the typed command to the leader's internal port. Every retry —
+//! Any node accepts any request: authentication happens at the edge; writes are proposed
+//! on the leader, and a follower forwards the typed, already-authenticated command to the
+//! leader's internal port. Every retry —
 //! after a leader change, a forward failure or a timeout with unknown outcome — re-sends
 //! the same command with the same request id until the request deadline, so the
 //! state machine's dedup table turns an ambiguous outcome into exactly-once.
@@ -10,23 +11,24 @@ use crate::admin_types::{ClusterStatus, FollowerProgress, Lease, Member, Role};
 use crate::codec::encode;
 use crate::config::Config;
 use crate::error::{SqsError, SqsResult};
-use crate::http::client::InternalClient;
-use crate::http::forward::{FORWARD_READ, ForwardError, Forwarder, forward_one};
 use crate::metrics::RequestMetrics;
+use crate::peer::client::InternalClient;
+use crate::peer::clock::ClusterClock;
+use crate::peer::forward::{ForwardError, Forwarder, forward_one};
 use crate::raft::Raft;
 use crate::raft::group_commit::GroupCommit;
 use crate::raft::log_store::LogStore;
 use crate::raft::state_machine::StateMachineStore;
-use crate::sm::command::{Command, CommandResult, Op, Output, ReadOp};
+use crate::sm::command::{Command, Op, Output, ReadOp};
 use crate::sm::read::{self, ReadContext};
 use crate::sm::txn::DbRead;
+use crate::wire::{FORWARD_READ, ForwardReply};
 use bytes::Bytes;
 use openraft::Instant as _;
 use openraft::async_runtime::WatchReceiver;
 use openraft::{BasicNode, ReadPolicy, ServerState};
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// Most entries in one append-entries message. An entry carries up to about 256 KiB of
 /// bodies plus one command (`raft/group_commit.rs`), so a message stays far below the
@@ -35,15 +37,6 @@ const MAX_PAYLOAD_ENTRIES: u64 = 32;
 
 /// How often the leader proposes housekeeping (expiry, visibility returns, move tasks).
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(1);
-
-/// What a node answers to a forwarded request.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum ForwardReply {
-    /// The request ran here; this is its result.
-    Done(CommandResult),
-    /// This node is not the leader; try the one named, if any.
-    NotLeader(Option<Member>),
-}
 
 /// Shared state of a running node.
 pub struct Node {
@@ -62,15 +55,13 @@ pub struct Node {
     /// Long polls this node may still park on the leader (`receive.rs`).
     pub parked_on_leader: tokio::sync::Semaphore,
     pub metrics: RequestMetrics,
+    /// The median of this node's and its peers' wall clocks: the time entries carry.
+    pub clock: ClusterClock,
 }
 
-/// Current wall clock in Unix milliseconds.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+/// This process's wall clock in Unix milliseconds (what the edge stamps on a command; the
+/// leader restamps it with the cluster time before proposing).
+pub use crate::peer::clock::wall_ms as now_ms;
 
 impl Node {
     fn deadline(&self) -> Instant {
@@ -163,8 +154,32 @@ impl Node {
 
     /// Proposes a command on this node, which believes it leads (group commit merges it
     /// with concurrent proposals).
-    pub async fn write_local(&self, command: Command) -> ForwardReply {
+    ///
+    /// The command is stamped here with the cluster time, whatever the edge stamped: only
+    /// the proposer decides time, and it decides by the median of the voters' clocks
+    /// (`peer/clock.rs`), so no single node's wrong clock reaches the log.
+    pub async fn write_local(&self, mut command: Command) -> ForwardReply {
+        let voters = self
+            .raft
+            .metrics()
+            .borrow_watched()
+            .membership_config
+            .membership()
+            .voter_ids()
+            .count();
+        command.time_ms = self.clock.proposal_ms(voters).await;
         self.group_commit.propose(command).await
+    }
+
+    /// The other voters as (node id, internal address): whose clocks this node reads.
+    pub fn peer_voters(&self) -> Vec<(u64, String)> {
+        let m = self.raft.metrics().borrow_watched().clone();
+        let membership = m.membership_config.membership();
+        membership
+            .voter_ids()
+            .filter(|id| *id != m.id)
+            .filter_map(|id| membership.get_node(&id).map(|n| (id, n.addr.clone())))
+            .collect()
     }
 
     /// Serves a read on this node after confirming leadership (lease, else read index).
@@ -303,7 +318,8 @@ impl Node {
             }
             let command = Command {
                 request_id: format!("housekeeping-{}-{}", self.config.id(), now_ms()),
-                time_ms: now_ms(),
+                // Stamped with the cluster time by `write_local`.
+                time_ms: 0,
                 op: Op::Housekeeping,
             };
             if let ForwardReply::NotLeader(_) = self.write_local(command).await {

@@ -9,32 +9,18 @@
 //! follower waits itself for what is left of the wait.
 
 use crate::error::{SqsError, SqsResult};
-use crate::http::forward::{FORWARD_RECEIVE, forward_one};
-use crate::node::{ForwardReply, Node, now_ms};
+use crate::node::Node;
+use crate::peer::forward::forward_one;
 use crate::sm::command::{Command, Op, Output};
 use crate::sm::txn::DbRead;
-use crate::sm::{catalog, messages};
+use crate::sm::{messages, queue_record};
+use crate::wire::{FORWARD_RECEIVE, ForwardReply, ReceiveCall};
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
 /// Most long polls one node parks on the leader at once; more wait on the node itself,
 /// so parked polls never fill the internal connection's streams.
 pub const MAX_PARKED_ON_LEADER: usize = 256;
-
-/// A ReceiveMessage call, as a follower hands it to the leader.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReceiveCall {
-    /// The client request's id; each receive attempt is proposed as `<id>#<attempt>`.
-    pub request_id: String,
-    pub queue: String,
-    pub max: u32,
-    pub visibility_timeout: Option<u32>,
-    /// FIFO ReceiveRequestAttemptId.
-    pub attempt_id: Option<String>,
-    /// Long-poll wait in milliseconds (0: a short poll).
-    pub wait_ms: u64,
-}
 
 impl Node {
     /// Serves a ReceiveMessage: a long poll waits on the leader when it can, here
@@ -87,7 +73,7 @@ impl Node {
         loop {
             let db = self.sm.state_db().get();
             let local = DbRead(&db);
-            let queue_id = catalog::load(&local, &call.queue)
+            let queue_id = queue_record::load(&local, &call.queue)
                 .map_err(|e| SqsError::internal(e.to_string()))?
                 .map(|q| q.id);
             let notify = queue_id.map(|id| self.sm.signals().subscribe(id));
@@ -96,7 +82,7 @@ impl Node {
             if let Some(n) = notified.as_mut().as_pin_mut() {
                 n.enable();
             }
-            let now = now_ms();
+            let now = self.clock.now_ms();
             let receivable = match queue_id {
                 Some(id) => messages::has_visible(&local, id, now)
                     .map_err(|e| SqsError::internal(e.to_string()))?,
@@ -132,7 +118,9 @@ impl Node {
             }
             let next_due = queue_id
                 .and_then(|id| messages::next_due_ms(&local, id).ok().flatten())
-                .map(|at| Instant::now() + Duration::from_millis(at.saturating_sub(now_ms())));
+                .map(|at| {
+                    Instant::now() + Duration::from_millis(at.saturating_sub(self.clock.now_ms()))
+                });
             drop(db);
             let wake_at = next_due.map_or(deadline, |t| t.min(deadline));
             match notified.as_mut().as_pin_mut() {

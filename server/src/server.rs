@@ -1,11 +1,13 @@
 //! Starting a node: open storage, start Raft, bind both listeners.
 
 use crate::config::{Config, LogFormat};
-use crate::http::client::InternalClient;
-use crate::http::forward::Forwarder;
 use crate::http::{internal, serve, sqs};
 use crate::metrics::RequestMetrics;
 use crate::node::{Node, raft_config};
+use crate::peer::client::InternalClient;
+use crate::peer::clock::ClusterClock;
+use crate::peer::forward::Forwarder;
+use crate::peer::tls::InternalTls;
 use crate::raft::Raft;
 use crate::raft::group_commit::GroupCommit;
 use crate::raft::log_store::LogStore;
@@ -46,7 +48,18 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .with_context(|| format!("cluster token file {}", config.cluster_token_file.display()))?;
     let log_store = LogStore::open(&data_dir.join("log"))?;
     let sm = StateMachineStore::open(&data_dir)?;
-    let client = InternalClient::new();
+    let tls = match config.internal_tls_files() {
+        Some(files) => {
+            Some(InternalTls::load(files).context("load the internal port's TLS files")?)
+        }
+        None => {
+            tracing::warn!(
+                "internal port runs WITHOUT TLS (--internal-insecure): anyone who can reach it can act as a member"
+            );
+            None
+        }
+    };
+    let client = InternalClient::new(tls.as_ref());
     let network = NetworkFactory {
         source: config.id(),
         client: client.clone(),
@@ -71,7 +84,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         sqs_addr: sqs_listener.local_addr()?,
         internal_addr: internal_listener.local_addr()?,
         node: Arc::new(Node {
-            verifier: crate::auth::Verifier::new(credentials, config.region.clone(), "sqs"),
+            verifier: crate::auth::Verifier::new(credentials, config.regions(), "sqs"),
             config,
             group_commit: GroupCommit::start(raft.clone()),
             raft,
@@ -81,23 +94,32 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             parked_on_leader: tokio::sync::Semaphore::new(crate::receive::MAX_PARKED_ON_LEADER),
             client,
             metrics: RequestMetrics::default(),
+            clock: ClusterClock::default(),
         }),
     };
     let node = running.node.clone();
     tokio::spawn(serve::serve(
         internal_listener,
+        tls.as_ref().map(InternalTls::server_config),
         Arc::new(move |req, _peer| internal::handle(node.clone(), req)),
     ));
     let node = running.node.clone();
     tokio::spawn(serve::serve(
         sqs_listener,
+        None,
         Arc::new(move |req, peer| sqs::handle(node.clone(), req, peer)),
     ));
     tokio::spawn(running.node.clone().housekeeping_loop());
+    let node = running.node.clone();
+    tokio::spawn(async move {
+        let client = node.client.clone();
+        node.clock.sample_loop(client, || node.peer_voters()).await
+    });
     tracing::info!(
         node_id = running.node.config.id(),
         sqs = %running.sqs_addr,
         internal = %running.internal_addr,
+        internal_tls = tls.is_some(),
         advertise = running.node.config.advertise(),
         "sqsraft-server started"
     );

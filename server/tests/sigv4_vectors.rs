@@ -200,7 +200,8 @@ fn check_form(case: &str, form: &str) {
     assert_eq!(
         verifier.verify(&req, signed_at()),
         Ok(Principal {
-            access_key_id: ctx.access_key_id.clone()
+            access_key_id: ctx.access_key_id.clone(),
+            region: ctx.region.clone(),
         }),
         "verifying {label}"
     );

@@ -40,6 +40,15 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: operator
 {{- end }}
 
+{{/* The selector labels as key=value,... (SQSRAFT_OPERATOR_POD_LABELS). */}}
+{{- define "sqsraft-operator.selectorLabelList" -}}
+{{- $pairs := list -}}
+{{- range $k, $v := include "sqsraft-operator.selectorLabels" . | fromYaml -}}
+{{- $pairs = append $pairs (printf "%s=%s" $k $v) -}}
+{{- end -}}
+{{- join "," $pairs -}}
+{{- end }}
+
 {{- define "sqsraft-operator.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "sqsraft-operator.fullname" .) .Values.serviceAccount.name }}

@@ -88,6 +88,10 @@ pub struct BenchConfig {
     /// reports when consumers found the queues empty.
     #[arg(long, default_value_t = 20_000)]
     pub prefill: usize,
+    /// Server processes whose CPU is measured (comma list of pids). Default: the
+    /// processes listening on the endpoints' ports, when every endpoint is a loopback URL.
+    #[arg(long, value_delimiter = ',')]
+    pub server_pids: Vec<u32>,
 }
 
 impl BenchConfig {
@@ -107,6 +111,7 @@ impl BenchConfig {
             queues: 1,
             groups: 10,
             prefill: 20_000,
+            server_pids: Vec::new(),
         }
     }
 

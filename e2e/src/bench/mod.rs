@@ -1,6 +1,6 @@
 //! `sqsraft-bench`: drives any SQS endpoint with a raw signed JSON client or the Rust
 //! `aws-sdk-sqs`, and reports throughput, latency percentiles, errors by code and its own
-//! CPU use.
+//! CPU use and the servers' (per message: the figure that travels across machines).
 //!
 //! A run creates its own queues under a unique prefix, prefills them when the scenario
 //! consumes, runs the client loops for a warm-up and a measured window, and deletes the
@@ -10,6 +10,7 @@
 pub mod api;
 pub mod config;
 pub mod cpu;
+pub mod listeners;
 pub mod queues;
 pub mod report;
 pub mod requests;

@@ -1,5 +1,6 @@
 //! The result of a run: throughput, latency percentiles, errors by code and the
-//! client's CPU use, printable for people or as JSON.
+//! client's and the servers' CPU use (in total and per message), printable for people or
+//! as JSON.
 
 use super::api::ClientKind;
 use super::config::{BenchConfig, Scenario};
@@ -36,6 +37,28 @@ impl Latency {
             max_ms: ms(h.max()),
         }
     }
+}
+
+/// How the measured server processes were chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PidSource {
+    /// `--server-pids`.
+    Given,
+    /// The processes holding the sockets listening on the endpoints' ports.
+    ListeningPort,
+}
+
+/// The servers' CPU over the measured window: utime + stime of their processes together.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerCpu {
+    /// The processes measured (running for the whole window).
+    pub pids: Vec<u32>,
+    /// How they were chosen.
+    pub found_by: PidSource,
+    /// Their CPU together; `micros_per_message` is the headline cost figure.
+    #[serde(flatten)]
+    pub usage: CpuUsage,
 }
 
 /// One operation's numbers.
@@ -99,6 +122,9 @@ pub struct Report {
     pub error_total: u64,
     /// The benchmark process's own CPU use over the measured window.
     pub client_cpu: CpuUsage,
+    /// The server processes' CPU use over the measured window (`None` when they could
+    /// not be found: see `notes`).
+    pub server_cpu: Option<ServerCpu>,
     /// Remarks (prefill size, drained queues, cleanup failures).
     pub notes: Vec<String>,
 }
@@ -109,6 +135,7 @@ impl Report {
         config: &BenchConfig,
         rec: &Recorder,
         client_cpu: CpuUsage,
+        server_cpu: Option<ServerCpu>,
         mut notes: Vec<String>,
     ) -> Report {
         let secs = rec.window().measured().as_secs_f64();
@@ -186,7 +213,11 @@ impl Report {
             operations,
             error_total: rec.errors.values().sum(),
             errors: rec.errors.clone(),
-            client_cpu,
+            client_cpu: client_cpu.per_message(messages),
+            server_cpu: server_cpu.map(|s| ServerCpu {
+                usage: s.usage.per_message(messages),
+                ..s
+            }),
             notes,
         }
     }
@@ -198,6 +229,18 @@ fn write_latency(f: &mut fmt::Formatter<'_>, l: &Latency) -> fmt::Result {
         "p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
         l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms
     )
+}
+
+fn write_cpu(f: &mut fmt::Formatter<'_>, cpu: &CpuUsage) -> fmt::Result {
+    write!(
+        f,
+        "user {:.2} s + sys {:.2} s = {:.0}% of one core",
+        cpu.user_secs, cpu.sys_secs, cpu.percent_of_one_core
+    )?;
+    match cpu.micros_per_message {
+        Some(us) => write!(f, ", {us:.1} µs per message"),
+        None => write!(f, ", no message counted"),
+    }
 }
 
 impl fmt::Display for Report {
@@ -263,13 +306,22 @@ impl fmt::Display for Report {
                 list.join(", ")
             )?;
         }
-        writeln!(
-            f,
-            "client CPU   user {:.2} s + sys {:.2} s = {:.0}% of one core",
-            self.client_cpu.user_secs,
-            self.client_cpu.sys_secs,
-            self.client_cpu.percent_of_one_core
-        )?;
+        match &self.server_cpu {
+            Some(server) => {
+                write!(f, "server CPU   ")?;
+                write_cpu(f, &server.usage)?;
+                let pids: Vec<String> = server.pids.iter().map(u32::to_string).collect();
+                let how = match server.found_by {
+                    PidSource::Given => "given",
+                    PidSource::ListeningPort => "found by listening port",
+                };
+                writeln!(f, "  (pids {}, {how})", pids.join(","))?;
+            }
+            None => writeln!(f, "server CPU   not measured")?,
+        }
+        write!(f, "client CPU   ")?;
+        write_cpu(f, &self.client_cpu)?;
+        writeln!(f)?;
         for note in &self.notes {
             writeln!(f, "note         {note}")?;
         }

@@ -1,11 +1,12 @@
 //! One benchmark run: create queues, prefill, start the client loops for the scenario,
-//! sample CPU over the measured window, collect, clean up.
+//! sample the client's and the servers' CPU over the measured window, collect, clean up.
 
 use super::api::SqsApi;
 use super::config::{BenchConfig, Scenario};
-use super::cpu::CpuTime;
+use super::cpu::{CpuTime, ProcessSample};
+use super::listeners;
 use super::queues;
-use super::report::Report;
+use super::report::{PidSource, Report, ServerCpu};
 use super::stats::{Recorder, Window};
 use super::workload::{Consumer, LongPollPair, Producer, Target};
 use anyhow::Result;
@@ -83,6 +84,11 @@ async fn drive(config: &BenchConfig, clients: &[SqsApi], urls: &[String]) -> Res
     };
     let single_or_batch = (config.batch_size > 1).then_some(config.batch_size);
 
+    let servers = server_processes(config);
+    if let Err(e) = &servers {
+        notes.push(format!("server CPU not measured: {e:#}"));
+    }
+
     let mut tasks = JoinSet::new();
     let rec = || Recorder::new(window);
     let n = config.concurrency;
@@ -115,14 +121,67 @@ async fn drive(config: &BenchConfig, clients: &[SqsApi], urls: &[String]) -> Res
         }),
     }
 
+    let server_pids = servers
+        .as_ref()
+        .map(|(pids, _)| pids.as_slice())
+        .unwrap_or(&[]);
     sleep_until(window.measure_from).await;
     let cpu_before = CpuTime::now();
+    let servers_before = ProcessSample::take(server_pids);
     sleep_until(window.end).await;
+    let servers_after = ProcessSample::take(server_pids);
     let cpu = CpuTime::now().usage_since(cpu_before, window.measured());
+    let server_cpu = servers.ok().and_then(|(pids, found_by)| {
+        server_usage(
+            &pids,
+            found_by,
+            &servers_before,
+            &servers_after,
+            window,
+            &mut notes,
+        )
+    });
 
     let mut total = rec();
     while let Some(done) = tasks.join_next().await {
         total.merge(done?);
     }
-    Ok(Report::new(config, &total, cpu, notes))
+    Ok(Report::new(config, &total, cpu, server_cpu, notes))
+}
+
+/// The servers' CPU between two samples of `pids`, noting pids that were not running
+/// for the whole window (`None` when none was).
+fn server_usage(
+    pids: &[u32],
+    found_by: PidSource,
+    before: &ProcessSample,
+    after: &ProcessSample,
+    window: Window,
+    notes: &mut Vec<String>,
+) -> Option<ServerCpu> {
+    let cpu = after.since(before, pids);
+    if !cpu.missing.is_empty() {
+        notes.push(format!(
+            "server pid(s) {:?} were not running for the whole window; their CPU is not \
+             counted",
+            cpu.missing
+        ));
+    }
+    (!cpu.measured.is_empty()).then(|| ServerCpu {
+        pids: cpu.measured,
+        found_by,
+        usage: cpu.used.usage_since(CpuTime::default(), window.measured()),
+    })
+}
+
+/// The server processes to measure: `--server-pids`, or those listening on the
+/// endpoints' ports.
+fn server_processes(config: &BenchConfig) -> Result<(Vec<u32>, PidSource)> {
+    if !config.server_pids.is_empty() {
+        return Ok((config.server_pids.clone(), PidSource::Given));
+    }
+    Ok((
+        listeners::server_pids(&config.endpoints)?,
+        PidSource::ListeningPort,
+    ))
 }

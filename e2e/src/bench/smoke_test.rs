@@ -1,7 +1,9 @@
 //! The bench tool against a real one-node sqsraft cluster, with each client: every
-//! request kind succeeds, the run measures a positive throughput without errors, and no
+//! request kind succeeds, the run measures a positive throughput without errors, finds
+//! the server process by its listening port and measures its CPU per message, and no
 //! queue is left behind.
 
+use super::report::PidSource;
 use super::{BenchConfig, ClientKind, Scenario, run};
 use crate::cluster::{Cluster, ClusterSpec, DEV_ACCESS_KEY, DEV_SECRET_KEY, free_base_port};
 use crate::sdk;
@@ -16,10 +18,12 @@ async fn both_clients_drive_every_request_kind_without_errors() {
             data_dir: dir.path().to_path_buf(),
             credentials_file: None,
             extra_args: Vec::new(),
+            internal_tls: true,
         })
     })
     .expect("cluster");
     let endpoint = cluster.nodes[0].endpoint();
+    let server_pid = cluster.nodes[0].pid().expect("running");
     for client in [ClientKind::Raw, ClientKind::Sdk] {
         // mixed: SendMessageBatch, ReceiveMessage, DeleteMessageBatch; long-poll-latency:
         // SendMessage, a 20 s ReceiveMessage, DeleteMessage.
@@ -37,6 +41,14 @@ async fn both_clients_drive_every_request_kind_without_errors() {
             assert!(report.sent > 0 && report.latency.count > 0, "{what}");
             assert!(report.deleted > 0, "{what}");
             assert_eq!(report.error_total, 0, "{what}");
+            let server = report.server_cpu.as_ref().expect("server CPU measured");
+            assert_eq!(server.pids, vec![server_pid], "{what}");
+            assert_eq!(server.found_by, PidSource::ListeningPort, "{what}");
+            assert!(server.usage.micros_per_message.unwrap() > 0.0, "{what}");
+            assert!(
+                report.client_cpu.micros_per_message.unwrap() > 0.0,
+                "{what}"
+            );
         }
     }
     let left = sdk::client(&endpoint, DEV_ACCESS_KEY, DEV_SECRET_KEY)

@@ -9,12 +9,11 @@
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use sqsraft_e2e::cluster::{
-    Cluster, ClusterSpec, DEV_ACCESS_KEY, DEV_SECRET_KEY, forward, free_base_port,
-};
+use sqsraft_e2e::cluster::{Cluster, ClusterSpec, DEV_ACCESS_KEY, DEV_SECRET_KEY, free_base_port};
 
-use sqsraft_server::node::{ForwardReply, now_ms};
+use sqsraft_server::node::now_ms;
 use sqsraft_server::sm::command::{Command, Op, Output, SendEntry};
+use sqsraft_server::wire::ForwardReply;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -72,9 +71,9 @@ fn main() -> Result<()> {
         data_dir: data_dir.clone(),
         credentials_file: None,
         extra_args: Vec::new(),
+        internal_tls: true,
     })?;
-    let leader = cluster.wait_for_leader(Duration::from_secs(30))?;
-    let mut leader_addr = cluster.node(leader)?.internal_addr();
+    let mut leader = cluster.wait_for_leader(Duration::from_secs(30))?;
     let create = Command {
         request_id: "backlog:create".into(),
         time_ms: now_ms(),
@@ -87,7 +86,7 @@ fn main() -> Result<()> {
             tags: BTreeMap::new(),
         },
     };
-    forward(&leader_addr, &create)?;
+    cluster.forward(leader, &create)?;
     report_rss(&cluster, "empty")?;
 
     let body = "x".repeat(args.size);
@@ -128,15 +127,14 @@ fn main() -> Result<()> {
         // A leader change mid-fill: find the new leader and re-send the same command (its
         // request id makes the retry exactly-once).
         loop {
-            match forward(&leader_addr, &command) {
+            match cluster.forward(leader, &command) {
                 Ok(ForwardReply::Done(Ok(Output::Sent { successful, .. })))
                     if successful.len() as u64 == n =>
                 {
                     break;
                 }
                 Ok(ForwardReply::NotLeader(_)) | Err(_) => {
-                    let leader = cluster.wait_for_leader(Duration::from_secs(60))?;
-                    leader_addr = cluster.node(leader)?.internal_addr();
+                    leader = cluster.wait_for_leader(Duration::from_secs(60))?;
                 }
                 Ok(other) => bail!("fill failed at {stored}: {other:?}"),
             }

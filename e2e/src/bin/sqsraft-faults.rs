@@ -25,11 +25,12 @@ struct Args {
     /// Seed of the fault schedule and the workload's choices (random by default).
     #[arg(long)]
     seed: Option<u64>,
-    /// Comma-separated faults: kill-leader, kill-random, pause, partition, kill-all.
+    /// Comma-separated faults: kill-leader, kill-random, pause, partition, kill-all,
+    /// clock-step, clock-drift.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "kill-leader,kill-random,pause,partition,kill-all"
+        default_value = "kill-leader,kill-random,pause,partition,kill-all,clock-step,clock-drift"
     )]
     faults: Vec<Fault>,
     /// Producers on the standard queue.

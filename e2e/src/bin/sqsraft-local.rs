@@ -1,9 +1,10 @@
 //! `sqsraft-local`: runs a replicated sqsraft cluster of real server processes on
-//! 127.0.0.1, ready for `aws --endpoint-url http://127.0.0.1:9324 sqs ...`.
+//! 127.0.0.1, ready for `aws --endpoint-url http://127.0.0.1:9324 sqs ...`. The internal
+//! port runs mutual TLS with a development CA generated in `<data dir>/tls`.
 
 use anyhow::Result;
 use clap::Parser;
-use sqsraft_e2e::cluster::{Cluster, ClusterSpec, DEV_ACCESS_KEY, DEV_SECRET_KEY};
+use sqsraft_e2e::cluster::{CLIENT_IDENTITY, Cluster, ClusterSpec, DEV_ACCESS_KEY, DEV_SECRET_KEY};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -24,6 +25,10 @@ struct Args {
     /// Credentials file; by default a development file is generated in the data dir.
     #[arg(long)]
     credentials_file: Option<PathBuf>,
+    /// Run the internal port in cleartext (no development CA), e.g. to measure what TLS
+    /// costs. Anyone on this machine can then act as a member.
+    #[arg(long)]
+    internal_insecure: bool,
     /// Extra flags passed to every sqsraft-server (after `--`).
     #[arg(last = true)]
     server_args: Vec<String>,
@@ -51,14 +56,25 @@ fn main() -> Result<()> {
         data_dir: args.data_dir.clone(),
         credentials_file: args.credentials_file.clone(),
         extra_args: args.server_args.clone(),
+        internal_tls: !args.internal_insecure,
     })?;
     for node in &cluster.nodes {
         println!(
             "node {}: SQS endpoint {}  (internal {})",
             node.id,
             node.endpoint(),
-            node.internal_addr()
+            cluster.internal_url(node.id, "")?
         );
+    }
+    match &cluster.tls {
+        Some(tls) => println!(
+            "internal port: mutual TLS, CA {} (admin API: curl --cacert {} --cert {} --key {})",
+            tls.ca_file().display(),
+            tls.ca_file().display(),
+            tls.cert_file(CLIENT_IDENTITY).display(),
+            tls.key_file(CLIENT_IDENTITY).display()
+        ),
+        None => println!("internal port: cleartext (--internal-insecure)"),
     }
     match &args.credentials_file {
         Some(f) => println!("credentials: from {}", f.display()),

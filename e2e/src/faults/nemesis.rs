@@ -1,6 +1,7 @@
 //! Faults injected into a running [`Cluster`], one at a time: each is held for a bounded
 //! time, then undone, and the cluster is given time to elect a leader before the next.
 
+use super::clock::{self, Shift};
 use super::partition::{self, Partition};
 use crate::cluster::Cluster;
 use anyhow::{Context, Result, anyhow};
@@ -24,17 +25,30 @@ pub enum Fault {
     Partition,
     /// kill -9 of every node at once, then all restarted on their data dirs.
     KillAll,
+    /// A random node's wall clock (the leader's half of the time) stepped an hour ahead
+    /// or behind, then back.
+    ClockStep,
+    /// A random node's wall clock (the leader's half of the time) running 50 % fast or
+    /// slow, then stepped back to real time.
+    ClockDrift,
 }
 
 impl Fault {
     /// Every fault kind.
-    pub const ALL: [Fault; 5] = [
+    pub const ALL: [Fault; 7] = [
         Fault::KillLeader,
         Fault::KillRandom,
         Fault::Pause,
         Fault::Partition,
         Fault::KillAll,
+        Fault::ClockStep,
+        Fault::ClockDrift,
     ];
+
+    /// Whether the nodes must run under the clock shim for this fault.
+    pub fn needs_clock_shim(self) -> bool {
+        matches!(self, Fault::ClockStep | Fault::ClockDrift)
+    }
 
     fn name(self) -> &'static str {
         match self {
@@ -43,6 +57,8 @@ impl Fault {
             Fault::Pause => "pause",
             Fault::Partition => "partition",
             Fault::KillAll => "kill-all",
+            Fault::ClockStep => "clock-step",
+            Fault::ClockDrift => "clock-drift",
         }
     }
 }
@@ -60,7 +76,12 @@ impl FromStr for Fault {
         Fault::ALL
             .into_iter()
             .find(|f| f.name() == s)
-            .ok_or_else(|| anyhow!("unknown fault {s:?}; known: kill-leader, kill-random, pause, partition, kill-all"))
+            .ok_or_else(|| {
+                anyhow!(
+                    "unknown fault {s:?}; known: {}",
+                    Fault::ALL.map(Fault::name).join(", ")
+                )
+            })
     }
 }
 
@@ -94,20 +115,28 @@ impl fmt::Display for Injected {
     }
 }
 
-/// Keeps only the faults this machine can inject, printing why others are left out.
+/// Keeps only the faults this machine can inject, printing why others are left out;
+/// where every suite must run (`CI=true`) a fault that cannot be injected fails instead.
 pub fn usable(faults: &[Fault]) -> Vec<Fault> {
     faults
         .iter()
         .copied()
-        .filter(|f| match f {
-            Fault::Partition => match partition::available() {
+        .filter(|&f| {
+            let ready = match f {
+                Fault::Partition => partition::available(),
+                f if f.needs_clock_shim() => clock::shim().map(drop),
+                _ => Ok(()),
+            };
+            match ready {
                 Ok(()) => true,
                 Err(e) => {
-                    eprintln!("faults: partition left out: {e:#}");
+                    sqsraft_server::prerequisite::unavailable(
+                        &format!("fault {f}"),
+                        format!("{e:#}"),
+                    );
                     false
                 }
-            },
-            _ => true,
+            }
         })
         .collect()
 }
@@ -221,6 +250,18 @@ fn inject(
                 cluster.restart(id)?;
             }
             Ok((None, held))
+        }
+        Fault::ClockStep | Fault::ClockDrift => {
+            let id = leader_or_random(cluster, rng);
+            let sign = if rng.random_bool(0.5) { 1 } else { -1 };
+            let shift = match fault {
+                Fault::ClockStep => Shift::step(sign * 3_600_000),
+                _ => Shift::drift(sign * 500_000),
+            };
+            clock::set(cluster, id, shift)?;
+            let held = hold(rng, 2_000..6_000);
+            clock::set(cluster, id, Shift::NONE)?;
+            Ok((Some(id), held))
         }
     }
 }

@@ -2,6 +2,7 @@
 //! faults, stop the faults, drain both queues and check the history.
 
 use super::checker::{self, Verdict};
+use super::clock;
 use super::history::{History, QueueKind};
 use super::nemesis::{self, Fault, Injected};
 use super::workload::{self, Target, WorkloadConfig};
@@ -113,14 +114,26 @@ pub fn clients(cluster: &Cluster) -> Vec<aws_sdk_sqs::Client> {
 
 /// Starts a cluster of `nodes` on `data_dir` with `server_args` (blocking call).
 pub fn start_cluster(nodes: u64, data_dir: PathBuf, server_args: Vec<String>) -> Result<Cluster> {
+    start_cluster_with(nodes, data_dir, server_args, None)
+}
+
+/// [`start_cluster`], every node under the clock shim `clock_shim` when given
+/// (`faults::clock`).
+pub fn start_cluster_with(
+    nodes: u64,
+    data_dir: PathBuf,
+    server_args: Vec<String>,
+    clock_shim: Option<PathBuf>,
+) -> Result<Cluster> {
     let spec = ClusterSpec {
         nodes,
         base_port: free_base_port(u16::try_from(nodes)?)?,
         data_dir,
         credentials_file: None,
         extra_args: server_args,
+        internal_tls: true,
     };
-    Cluster::start(spec)
+    Cluster::start_with(spec, clock_shim)
 }
 
 /// Stops the workers and waits for them; a worker stuck past `grace` is aborted.
@@ -155,14 +168,19 @@ pub async fn drain_both(
 pub async fn run(config: &RunConfig) -> Result<RunReport> {
     let started = Instant::now();
     let faults = nemesis::usable(&config.faults);
+    let shim = match faults.iter().any(|f| f.needs_clock_shim()) {
+        true => Some(clock::shim()?),
+        false => None,
+    };
     let (nodes, dir, args) = (
         config.nodes,
         config.data_dir.clone(),
         config.server_args.clone(),
     );
-    let mut cluster = tokio::task::spawn_blocking(move || start_cluster(nodes, dir, args))
-        .await?
-        .context("start cluster")?;
+    let mut cluster =
+        tokio::task::spawn_blocking(move || start_cluster_with(nodes, dir, args, shim))
+            .await?
+            .context("start cluster")?;
     let target = workload::create_queues(clients(&cluster), "faults").await?;
     let history = Arc::new(History::default());
     let stop = Arc::new(AtomicBool::new(false));

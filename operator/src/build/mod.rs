@@ -4,18 +4,22 @@
 //! Nothing here performs I/O or reads the clock; randomness for generated Secrets is
 //! passed in. Every function is unit-tested from YAML fixtures (`operator/tests/`).
 
+mod names;
+mod network_policy;
 mod pdb;
 mod secrets;
 mod services;
 mod statefulset;
 
-pub use pdb::pod_disruption_budget;
+pub use names::{DATA_VOLUME, Names};
+pub use network_policy::network_policy;
+pub use pdb::{max_unavailable, pod_disruption_budget};
 pub use secrets::{
     ACCESS_KEY_ID_KEY, CREDENTIALS_KEY, ClusterToken, CredentialsSource, KeyPair,
     SECRET_ACCESS_KEY_KEY, TOKEN_KEY, cluster_token_secret, credentials_secret, credentials_source,
 };
 pub use services::{client_service, headless_service, leader_service};
-pub use statefulset::{DATA_VOLUME, stateful_set};
+pub use statefulset::stateful_set;
 
 use std::collections::BTreeMap;
 
@@ -78,6 +82,16 @@ pub struct OperatorDefaults {
     pub image: String,
     /// DNS domain of the Kubernetes cluster (`cluster.local` almost everywhere).
     pub cluster_domain: String,
+    /// The operator's own pods, which the NetworkPolicy lets reach the internal port;
+    /// `None` when the operator runs outside the cluster.
+    pub operator_pods: Option<OperatorPods>,
+}
+
+/// Where the operator's pods run and the labels that select them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorPods {
+    pub namespace: String,
+    pub labels: BTreeMap<String, String>,
 }
 
 impl Default for OperatorDefaults {
@@ -85,6 +99,7 @@ impl Default for OperatorDefaults {
         Self {
             image: format!("sqsraft/sqsraft-server:{}", env!("CARGO_PKG_VERSION")),
             cluster_domain: "cluster.local".into(),
+            operator_pods: None,
         }
     }
 }
@@ -97,6 +112,8 @@ pub struct Cluster<'a> {
     pub namespace: String,
     pub owner: OwnerReference,
     pub defaults: &'a OperatorDefaults,
+    /// Names of the StatefulSet, pods, PVCs and peer addresses.
+    pub names: Names,
 }
 
 impl<'a> Cluster<'a> {
@@ -120,12 +137,14 @@ impl<'a> Cluster<'a> {
         // Foreground deletion of the QueueCluster waits for its objects. (Needs RBAC
         // `update` on `queueclusters/finalizers`.)
         owner.block_owner_deletion = Some(true);
+        let names = Names::new(&name, &namespace, &defaults.cluster_domain);
         Ok(Self {
             qc,
             name,
             namespace,
             owner,
             defaults,
+            names,
         })
     }
 
@@ -156,16 +175,6 @@ impl<'a> Cluster<'a> {
         }
     }
 
-    /// Name of the StatefulSet (and prefix of its pods).
-    pub fn statefulset_name(&self) -> String {
-        self.name.clone()
-    }
-
-    /// Name of the headless Service giving every pod a stable DNS name.
-    pub fn headless_service_name(&self) -> String {
-        format!("{}-headless", self.name)
-    }
-
     /// Name of the client Service.
     pub fn client_service_name(&self) -> String {
         self.name.clone()
@@ -193,30 +202,9 @@ impl<'a> Cluster<'a> {
         self.name.clone()
     }
 
-    /// Pod name of StatefulSet ordinal `ordinal`.
-    pub fn pod_name(&self, ordinal: u32) -> String {
-        format!("{}-{ordinal}", self.name)
-    }
-
-    /// Name of the data PVC of ordinal `ordinal` (`<claim template>-<pod>`).
-    pub fn pvc_name(&self, ordinal: u32) -> String {
-        format!("{}-{}", statefulset::DATA_VOLUME, self.pod_name(ordinal))
-    }
-
-    /// Fully qualified DNS name of a pod through the headless Service.
-    pub fn pod_fqdn(&self, ordinal: u32) -> String {
-        format!(
-            "{}.{}.{}.svc.{}",
-            self.pod_name(ordinal),
-            self.headless_service_name(),
-            self.namespace,
-            self.defaults.cluster_domain
-        )
-    }
-
-    /// The internal address a pod advertises to its peers (`host:port`).
-    pub fn pod_internal_addr(&self, ordinal: u32) -> String {
-        format!("{}:{INTERNAL_PORT}", self.pod_fqdn(ordinal))
+    /// Name of the NetworkPolicy.
+    pub fn network_policy_name(&self) -> String {
+        self.name.clone()
     }
 
     /// URL of the client Service, shown in status.

@@ -22,7 +22,7 @@ fn port(name: &str, port: i32, target: &str) -> ServicePort {
 /// peers must reach each other to form the Raft group that makes them ready.
 pub fn headless_service(c: &Cluster<'_>) -> Service {
     Service {
-        metadata: c.meta(c.headless_service_name()),
+        metadata: c.meta(c.names.headless_service()),
         spec: Some(ServiceSpec {
             cluster_ip: Some("None".into()),
             publish_not_ready_addresses: Some(true),

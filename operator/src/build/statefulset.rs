@@ -9,20 +9,19 @@ use k8s_openapi::api::apps::v1::{
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, ExecAction,
     HTTPGetAction, Lifecycle, LifecycleHandler, ObjectFieldSelector, PersistentVolumeClaim,
-    PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, SeccompProfile,
-    SecretVolumeSource, SecurityContext, TopologySpreadConstraint, Volume, VolumeMount,
-    VolumeResourceRequirements,
+    PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
+    ResourceRequirements, SeccompProfile, SecretVolumeSource, SecurityContext,
+    TopologySpreadConstraint, Volume, VolumeMount, VolumeResourceRequirements,
 };
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::secrets::{CREDENTIALS_KEY, TOKEN_KEY};
-use super::{Cluster, INTERNAL_PORT, INTERNAL_PORT_NAME, SQS_PORT, SQS_PORT_NAME};
+use super::{Cluster, DATA_VOLUME, INTERNAL_PORT, INTERNAL_PORT_NAME, SQS_PORT, SQS_PORT_NAME};
 
 /// Name of the server container.
 pub const CONTAINER: &str = "server";
-/// Name of the volume claim template (PVCs are `data-<pod>`).
-pub const DATA_VOLUME: &str = "data";
 /// Where the data volume is mounted.
 pub const DATA_MOUNT: &str = "/var/lib/sqsraft";
 /// The server's data directory: a subdirectory, so a filesystem's `lost+found` at the
@@ -80,16 +79,23 @@ fn http_probe(path: &str, period: i32, failure_threshold: i32, timeout: i32) -> 
     }
 }
 
+/// Requests when `spec.resources` is absent, so server pods are Burstable rather than
+/// BestEffort (evicted first under node pressure, whatever the PDB says).
+fn default_resources() -> ResourceRequirements {
+    ResourceRequirements {
+        requests: Some(BTreeMap::from([
+            ("cpu".to_string(), Quantity("100m".into())),
+            ("memory".to_string(), Quantity("256Mi".into())),
+        ])),
+        ..ResourceRequirements::default()
+    }
+}
+
 /// The server's configuration, all through `SQSRAFT_*` environment variables.
 fn server_env(c: &Cluster<'_>) -> Vec<EnvVar> {
     let spec = &c.qc.spec;
     // `$(POD_NAME)` is expanded by the kubelet from the variable defined before it.
-    let advertise = format!(
-        "$(POD_NAME).{}.{}.svc.{}:{INTERNAL_PORT}",
-        c.headless_service_name(),
-        c.namespace,
-        c.defaults.cluster_domain
-    );
+    let advertise = c.names.peer_addr_of("$(POD_NAME)");
     vec![
         env_field("POD_NAME", "metadata.name"),
         env_field("POD_NAMESPACE", "metadata.namespace"),
@@ -110,7 +116,12 @@ fn server_env(c: &Cluster<'_>) -> Vec<EnvVar> {
             "SQSRAFT_CLUSTER_TOKEN_FILE",
             format!("{TOKEN_MOUNT}/{TOKEN_KEY}"),
         ),
+        // The operator issues no internal-port certificates yet, so members talk in
+        // cleartext, confined by the NetworkPolicy to the members and the operator.
+        // Remove once it manages the PKI.
+        env("SQSRAFT_INTERNAL_INSECURE", "true"),
         env("SQSRAFT_REGION", spec.region.clone()),
+        env("SQSRAFT_ACCEPTED_REGIONS", spec.accepted_regions.join(",")),
         env("SQSRAFT_ACCOUNT_ID", spec.account_id.clone()),
         env("SQSRAFT_LOG_FORMAT", "json"),
         env(
@@ -148,7 +159,12 @@ fn server_container(c: &Cluster<'_>) -> Container {
                 ..ContainerPort::default()
             },
         ]),
-        resources: c.qc.spec.resources.clone(),
+        resources: Some(
+            c.qc.spec
+                .resources
+                .clone()
+                .unwrap_or_else(default_resources),
+        ),
         // Ready = member with a known leader and caught up; while not ready the client
         // Service routes around the pod.
         readiness_probe: Some(http_probe("/readyz", 5, 3, 2)),
@@ -346,10 +362,10 @@ fn volume_claim_template(c: &Cluster<'_>) -> PersistentVolumeClaim {
 /// StatefulSet controller and deleted by the operator after a node left the voters.
 pub fn stateful_set(c: &Cluster<'_>, replicas: i32) -> StatefulSet {
     StatefulSet {
-        metadata: c.meta(c.statefulset_name()),
+        metadata: c.meta(c.names.statefulset()),
         spec: Some(StatefulSetSpec {
             replicas: Some(replicas),
-            service_name: Some(c.headless_service_name()),
+            service_name: Some(c.names.headless_service()),
             pod_management_policy: Some("Parallel".into()),
             selector: LabelSelector {
                 match_labels: Some(c.selector_labels()),

@@ -18,9 +18,55 @@ pub const GROUP: &str = "sqsraft.io";
 /// Every CRD of the operator with the file name `crdgen` writes it to.
 pub fn all_crds() -> Vec<(&'static str, CustomResourceDefinition)> {
     vec![
-        ("queueclusters.sqsraft.io.yaml", QueueCluster::crd()),
-        ("queues.sqsraft.io.yaml", Queue::crd()),
+        (
+            "queueclusters.sqsraft.io.yaml",
+            nullable_enums_as_rules(QueueCluster::crd()),
+        ),
+        (
+            "queues.sqsraft.io.yaml",
+            nullable_enums_as_rules(Queue::crd()),
+        ),
     ]
+}
+
+/// Turns the `enum` of every optional enum field into a CEL rule. schemars lists `null`
+/// among the values of an `Option<DeduplicationScope>`, but the API server checks an
+/// explicit `null` against an `enum` and refuses it ("Unsupported value: null") however
+/// the list reads and although the field is `nullable`; CEL rules are not applied to a
+/// `null`, so `self in [...]` keeps the values checked and lets `null` through.
+fn nullable_enums_as_rules(crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    fn walk(node: &mut serde_json::Value) {
+        match node {
+            serde_json::Value::Object(map) => {
+                let values = map.get("enum").and_then(|e| e.as_array()).cloned();
+                if let Some(values) = values.filter(|v| v.contains(&serde_json::Value::Null)) {
+                    let allowed: Vec<String> = values
+                        .iter()
+                        .filter_map(|v| v.as_str())
+                        .map(|v| format!("'{v}'"))
+                        .collect();
+                    let allowed = allowed.join(", ");
+                    map.remove("enum");
+                    map.insert("nullable".into(), true.into());
+                    let rules = map
+                        .entry("x-kubernetes-validations")
+                        .or_insert_with(|| serde_json::json!([]));
+                    if let Some(rules) = rules.as_array_mut() {
+                        rules.push(serde_json::json!({
+                            "rule": format!("self in [{allowed}]"),
+                            "message": format!("must be one of {allowed}"),
+                        }));
+                    }
+                }
+                map.values_mut().for_each(walk);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let mut value = serde_json::to_value(&crd).expect("a CRD serializes");
+    walk(&mut value["spec"]["versions"]);
+    serde_json::from_value(value).expect("the rewritten CRD deserializes")
 }
 
 /// Renders a CRD as the YAML committed under `crds/`.

@@ -66,7 +66,9 @@ use serde::{Deserialize, Serialize};
 #[x_kube(validation = Rule::new("!has(self.queueName) || !self.queueName.endsWith('.fifo') || self.fifo").message("only FIFO queues may have a name ending in .fifo"))]
 #[serde(rename_all = "camelCase")]
 pub struct QueueSpec {
-    /// The QueueCluster that holds the queue.
+    /// The QueueCluster that holds the queue. Immutable: moving a Queue object to another
+    /// cluster would orphan the queue on the first one.
+    #[x_kube(validation = Rule::new("self == oldSelf").message("clusterRef is immutable"))]
     pub cluster_ref: ClusterRef,
 
     /// Name of the queue on the cluster; defaults to `metadata.name`. For FIFO queues
@@ -129,10 +131,13 @@ pub struct QueueSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redrive_allow_policy: Option<RedriveAllowPolicy>,
 
-    /// Tags of the queue (at most 50). The spec is authoritative: tags set out of band
-    /// are removed on the next sync.
+    /// Tags of the queue (at most 49; keys under `sqsraft.io/` are reserved: the operator
+    /// tags each queue `sqsraft.io/queue=<namespace>/<name>` of its Queue object). The
+    /// operator sets these and removes a tag it set once it leaves the spec; tags set by
+    /// anyone else are left alone.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[x_kube(validation = Rule::new("size(self) <= 50").message("a queue has at most 50 tags"))]
+    #[x_kube(validation = Rule::new("size(self) <= 49").message("a queue has at most 50 tags, one of them the operator's"))]
+    #[x_kube(validation = Rule::new("self.all(k, !k.startsWith('sqsraft.io/'))").message("tag keys starting with sqsraft.io/ are reserved for the operator"))]
     pub tags: BTreeMap<String, String>,
 
     /// What deleting this object does to the queue. Defaults to `Retain`: deleting a
@@ -303,6 +308,10 @@ pub struct QueueStatus {
     /// The queue's attributes as last read back from the cluster.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, String>,
+
+    /// Keys of the tags the operator set: the only tags it ever removes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub managed_tags: Vec<String>,
 }
 
 /// Condition types of a Queue.

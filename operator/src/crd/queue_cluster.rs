@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{
     Affinity, LocalObjectReference, ResourceRequirements, Toleration, TopologySpreadConstraint,
 };
+use k8s_openapi::api::networking::v1::NetworkPolicyPeer;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
@@ -23,6 +24,9 @@ use serde::{Deserialize, Serialize};
     shortname = "qc",
     category = "sqsraft",
     derive = "PartialEq",
+    validation = Rule::new(
+        "self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$') && size(self.metadata.name) <= 52"
+    ).message("metadata.name must be a DNS-1035 label of at most 52 characters (lowercase letters, digits and '-', starting with a letter)"),
     doc = "A replicated, SQS-compatible queue cluster: a StatefulSet of sqsraft-server pods forming one Raft group.",
     scale(
         spec_replicas_path = ".spec.replicas",
@@ -78,7 +82,8 @@ pub struct QueueClusterSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub image_pull_secrets: Vec<LocalObjectReference>,
 
-    /// CPU and memory requests and limits of the server container.
+    /// CPU and memory requests and limits of the server container. When absent the
+    /// container requests 100m CPU and 256Mi memory (no limits).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
 
@@ -100,6 +105,14 @@ pub struct QueueClusterSpec {
     #[x_kube(validation = Rule::new("self.matches('^[a-z0-9-]+$')").message("region must be lowercase letters, digits and dashes"))]
     pub region: String,
 
+    /// Further regions request signatures may name (`*`: any). Each region's queues are
+    /// its own: same-name queues of two regions are different queues.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    // The bounds keep the rule's estimated cost within the API server's CEL budget.
+    #[schemars(length(max = 32), inner(length(max = 32)))]
+    #[x_kube(validation = Rule::new("self.all(r, r == '*' || r.matches('^[a-z0-9-]+$'))").message("acceptedRegions must be region names (lowercase letters, digits and dashes) or *"))]
+    pub accepted_regions: Vec<String>,
+
     /// Twelve-digit account id shown in queue URLs and ARNs.
     #[serde(default = "default_account_id")]
     #[x_kube(validation = Rule::new("self.matches('^[0-9]{12}$')").message("accountId must be twelve digits"))]
@@ -117,8 +130,15 @@ pub struct QueueClusterSpec {
     #[serde(default)]
     pub pod_disruption_budget: PodDisruptionBudgetSpec,
 
-    /// When true the operator stops changing anything it manages (objects and Raft
-    /// membership) and only reports status. Use it for manual maintenance.
+    /// The NetworkPolicy guarding the server pods' ports.
+    #[serde(default)]
+    pub network_policy: NetworkPolicySpec,
+
+    /// When true the operator stops changing anything it manages (objects, Raft
+    /// membership, and the queues of the cluster's Queue objects, which are neither
+    /// created, repaired nor deleted: their Synced condition says ReconciliationPaused
+    /// and a deleted Delete-policy Queue waits) and only reports status. Use it for
+    /// manual maintenance.
     #[serde(default)]
     pub reconciliation_paused: bool,
 
@@ -164,11 +184,24 @@ impl ImagePullPolicy {
 pub struct StorageSpec {
     /// Requested size of each pod's volume, e.g. `10Gi`.
     #[serde(default = "default_storage_size")]
+    #[schemars(schema_with = "quantity_schema")]
     pub size: Quantity,
 
     /// StorageClass of the volumes; the cluster default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_class_name: Option<String>,
+}
+
+/// A Kubernetes quantity written as a string (`10Gi`), checked by the API server with
+/// CEL's `isQuantity`. Never `null`: the field is required in Rust.
+fn quantity_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "string",
+        "x-kubernetes-validations": [{
+            "rule": "isQuantity(self)",
+            "message": "must be a quantity such as 10Gi or 500Mi",
+        }],
+    })
 }
 
 fn default_storage_size() -> Quantity {
@@ -330,8 +363,9 @@ pub struct PodOverrides {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PodDisruptionBudgetSpec {
-    /// Pods that voluntary disruptions (node drains) may take down at once. Keep it at
-    /// most (replicas - 1) / 2 so a Raft majority keeps running.
+    /// Pods that voluntary disruptions (node drains, the operator's own restarts) may take
+    /// down at once. The operator caps it at (replicas - 1) / 2 so a Raft majority keeps
+    /// running: 0 for one or two replicas.
     #[serde(default = "default_max_unavailable")]
     #[x_kube(validation = Rule::new("self >= 0").message("maxUnavailable must not be negative"))]
     pub max_unavailable: i32,
@@ -345,6 +379,36 @@ impl Default for PodDisruptionBudgetSpec {
     fn default() -> Self {
         Self {
             max_unavailable: default_max_unavailable(),
+        }
+    }
+}
+
+/// NetworkPolicy settings. The internal port (Raft, forwarding, the admin API) is always
+/// limited to the cluster's own pods and the operator's; the SQS port (which also serves
+/// `/metrics` and the health endpoints) to `sqsFrom`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkPolicySpec {
+    /// Whether the operator creates the NetworkPolicy (it deletes its own when false).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+
+    /// Who may reach the SQS port, as NetworkPolicy peers (pod and namespace selectors,
+    /// IP blocks). Empty: every source. Kubelet probes come from the node; most network
+    /// plugins always admit them, some need the nodes' addresses listed here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sqs_from: Vec<NetworkPolicyPeer>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Default for NetworkPolicySpec {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            sqs_from: Vec::new(),
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::admin_types::{
     AddLearnerRequest, AdminError, ChangeVotersRequest, ClusterStatus, InitRequest,
     RemoveNodeRequest, TransferLeaderRequest,
 };
-use crate::build::Cluster;
+use crate::build::{Cluster, Names};
 
 /// Maps StatefulSet ordinals to addresses.
 pub trait PodResolver: Send + Sync {
@@ -28,22 +28,13 @@ pub trait PodResolver: Send + Sync {
 /// Pods of a StatefulSet, by their stable DNS names through the headless Service.
 #[derive(Debug, Clone)]
 pub struct PodDnsResolver {
-    /// `<pod>` = `<name>-<ordinal>`; the rest is `.<headless>.<ns>.svc.<domain>:<port>`.
-    name: String,
-    suffix: String,
+    names: Names,
 }
 
 impl PodDnsResolver {
     pub fn new(c: &Cluster<'_>) -> Self {
         Self {
-            name: c.name.clone(),
-            suffix: format!(
-                "{}.{}.svc.{}:{}",
-                c.headless_service_name(),
-                c.namespace,
-                c.defaults.cluster_domain,
-                crate::build::INTERNAL_PORT
-            ),
+            names: c.names.clone(),
         }
     }
 }
@@ -54,7 +45,7 @@ impl PodResolver for PodDnsResolver {
     }
 
     fn peer_addr(&self, ordinal: u32) -> String {
-        format!("{}-{ordinal}.{}", self.name, self.suffix)
+        self.names.peer_addr(ordinal)
     }
 }
 
@@ -122,11 +113,11 @@ impl AdminCall {
         Ok(Bytes::from(v))
     }
 
-    /// How long the call may take: a blocking add-learner waits for catch-up.
+    /// How long the call may take.
     pub fn timeout(&self) -> Duration {
         match self {
             AdminCall::Status => Duration::from_secs(3),
-            AdminCall::AddLearner(_) => Duration::from_secs(300),
+            AdminCall::AddLearner(req) if req.blocking => Duration::from_secs(300),
             _ => Duration::from_secs(30),
         }
     }

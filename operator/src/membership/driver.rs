@@ -27,28 +27,51 @@ pub struct WorkloadState {
     pub volumes: BTreeSet<u32>,
     /// Ordinals whose pod runs an outdated template.
     pub outdated: BTreeSet<u32>,
+    /// Ordinals whose pod is being deleted.
+    pub terminating: BTreeSet<u32>,
     /// The StatefulSet's status lags behind its spec (`outdated` may be incomplete).
     pub pending: bool,
 }
 
 /// The StatefulSet and its volumes.
 pub trait Workloads: Send + Sync {
-    fn observe(&self) -> impl Future<Output = Result<WorkloadState, String>> + Send;
+    /// Why a call failed (a Kubernetes API error in production).
+    type Error: std::error::Error + Send + Sync + 'static;
+    fn observe(&self) -> impl Future<Output = Result<WorkloadState, Self::Error>> + Send;
     /// Sets the StatefulSet's replicas (creating it if needed).
-    fn scale(&self, replicas: u32) -> impl Future<Output = Result<(), String>> + Send;
+    fn scale(&self, replicas: u32) -> impl Future<Output = Result<(), Self::Error>> + Send;
     /// Deletes the data volume of `ordinal`, whose pod is gone or going.
-    fn delete_volume(&self, ordinal: u32) -> impl Future<Output = Result<(), String>> + Send;
-    /// Deletes pod `ordinal` so it is recreated from the current template.
-    fn restart_pod(&self, ordinal: u32) -> impl Future<Output = Result<(), String>> + Send;
+    fn delete_volume(&self, ordinal: u32) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    /// Restarts pod `ordinal` (the one observed last) so it is recreated from the
+    /// current template.
+    fn restart_pod(&self, ordinal: u32) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }
 
 /// Why a turn failed (the step is retried on the next turn).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum DriverError {
+    /// An admin API call to a server pod failed.
     #[error("admin API: {0}")]
     Admin(#[from] AdminCallError),
-    #[error("workloads: {0}")]
-    Workloads(String),
+    /// Observing or changing the StatefulSet, a pod or a PVC failed.
+    #[error("{action}: {source}")]
+    Workloads {
+        /// What was being done, e.g. `deleting the volume of #3`.
+        action: String,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl DriverError {
+    fn workloads<E: std::error::Error + Send + Sync + 'static>(
+        action: impl Into<String>,
+    ) -> impl FnOnce(E) -> Self {
+        let action = action.into();
+        move |e| DriverError::Workloads {
+            action,
+            source: Box::new(e),
+        }
+    }
 }
 
 /// Polls every existing pod's status concurrently.
@@ -57,12 +80,11 @@ pub async fn observe<A: AdminApi, W: Workloads>(
     workloads: &W,
     ever_bootstrapped: bool,
 ) -> Result<Observed, DriverError> {
-    let state = workloads.observe().await.map_err(DriverError::Workloads)?;
+    let state = workloads.observe().await.map_err(DriverError::workloads(
+        "observing the StatefulSet, pods and PVCs",
+    ))?;
     let polls = state.pods.iter().map(|o| async move {
-        let obs = api
-            .call(*o, AdminCall::Status)
-            .await
-            .map_err(|e| e.to_string());
+        let obs = api.call(*o, AdminCall::Status).await;
         (*o, obs)
     });
     let pods = futures::future::join_all(polls).await.into_iter().collect();
@@ -71,6 +93,7 @@ pub async fn observe<A: AdminApi, W: Workloads>(
         pods,
         pvcs: state.volumes,
         outdated: state.outdated,
+        terminating: state.terminating,
         statefulset_pending: state.pending,
         ever_bootstrapped,
     })
@@ -94,15 +117,21 @@ pub async fn execute<A: AdminApi, R: PodResolver, W: Workloads>(
         Step::GrowStatefulSet { replicas } | Step::ShrinkStatefulSet { replicas } => workloads
             .scale(*replicas)
             .await
-            .map_err(DriverError::Workloads)?,
-        Step::DeletePvc { ordinal } => workloads
-            .delete_volume(*ordinal)
-            .await
-            .map_err(DriverError::Workloads)?,
+            .map_err(DriverError::workloads(format!(
+                "scaling the StatefulSet to {replicas}"
+            )))?,
+        Step::DeletePvc { ordinal } => {
+            workloads
+                .delete_volume(*ordinal)
+                .await
+                .map_err(DriverError::workloads(format!(
+                    "deleting the volume of #{ordinal}"
+                )))?
+        }
         Step::RestartPod { ordinal } => workloads
             .restart_pod(*ordinal)
             .await
-            .map_err(DriverError::Workloads)?,
+            .map_err(DriverError::workloads(format!("restarting pod #{ordinal}")))?,
         Step::Bootstrap { via, voters } => {
             let members = voters.iter().map(|o| member(resolver, *o)).collect();
             api.call(*via, AdminCall::Init(InitRequest { members }))
@@ -113,7 +142,10 @@ pub async fn execute<A: AdminApi, R: PodResolver, W: Workloads>(
             let req = AddLearnerRequest {
                 node_id: m.node_id,
                 addr: m.addr,
-                blocking: true,
+                // Returns once the learner is added; the planner polls its catch-up
+                // on later turns and promotes it then, so no reconcile blocks for
+                // the minutes a large log takes to replicate.
+                blocking: false,
             };
             api.call(*leader, AdminCall::AddLearner(req)).await?;
         }

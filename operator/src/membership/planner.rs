@@ -3,7 +3,9 @@
 //!
 //! Rules (design, operator principle 2):
 //! - The desired voters are always ordinals `0..spec.replicas` (node ids `1..=replicas`);
-//!   observed members never change the target.
+//!   observed members never change the target. A StatefulSet smaller than
+//!   `spec.replicas` without a leader is grown back first (its pods are what a leader
+//!   needs to appear).
 //! - One step per call. The reconciler executes it, observes again and asks again.
 //! - Scale up: grow the StatefulSet, add the new node as a learner, promote it once
 //!   caught up; one node at a time.
@@ -17,9 +19,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::admin_types::{ClusterStatus, Role};
 use crate::build::{node_id, ordinal};
+use crate::membership::AdminCallError;
 
 /// What one pod answered to `GET /admin/status`, or why it did not.
-pub type Observation = Result<ClusterStatus, String>;
+pub type Observation = Result<ClusterStatus, AdminCallError>;
 
 /// What the reconciler observed of one cluster.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -30,6 +33,10 @@ pub struct Observed {
     pub pods: BTreeMap<u32, Observation>,
     /// Ordinals that have a data PVC.
     pub pvcs: BTreeSet<u32>,
+    /// Pods being deleted (`deletionTimestamp` set). They may still answer during their
+    /// preStop hook, but count as down: a member is back only when its replacement
+    /// answers healthy and caught up.
+    pub terminating: BTreeSet<u32>,
     /// Pods running an outdated pod template (the StatefulSet uses `OnDelete`, so the
     /// operator restarts them itself).
     pub outdated: BTreeSet<u32>,
@@ -62,7 +69,8 @@ pub enum Step {
     GrowStatefulSet { replicas: u32 },
     /// Initialize a new cluster on pod `via` with these ordinals as voters.
     Bootstrap { via: u32, voters: Vec<u32> },
-    /// Add `ordinal` as a learner (through the leader); the call waits until caught up.
+    /// Add `ordinal` as a learner (through the leader); the call returns at once and
+    /// later turns wait for the learner to catch up before promoting it.
     AddLearner { leader: u32, ordinal: u32 },
     /// Make the caught-up learner `ordinal` a voter: the voters become `voters`.
     Promote {
@@ -165,6 +173,9 @@ fn leader_view(observed: &Observed) -> Option<LeaderView<'_>> {
 /// A member is healthy when it is the leader, or its pod answers, follows this leader
 /// in its term and is at most `max_lag` entries behind.
 fn healthy(view: &LeaderView<'_>, observed: &Observed, config: &PlannerConfig, o: u32) -> bool {
+    if observed.terminating.contains(&o) {
+        return false;
+    }
     if o == view.ordinal {
         return true;
     }
@@ -258,6 +269,11 @@ pub fn plan(desired: u32, observed: &Observed, config: &PlannerConfig) -> Step {
     let any_initialized = answering.values().any(|s| s.initialized);
 
     let Some(view) = leader_view(observed) else {
+        // The StatefulSet was shrunk from outside (or a scale-down was cut short) and
+        // quorum went with the pods: no leader can appear until they are back.
+        if (any_initialized || observed.ever_bootstrapped) && sts_replicas < desired {
+            return Step::GrowStatefulSet { replicas: desired };
+        }
         if any_initialized {
             return Step::Wait {
                 reason: "no leader is known yet (election in progress or leader unreachable)"
@@ -300,11 +316,12 @@ pub fn plan(desired: u32, observed: &Observed, config: &PlannerConfig) -> Step {
             };
         }
         if out == view.ordinal {
-            // Hand over to the most caught-up remaining voter (lowest ordinal on ties).
+            // Hand over to the most caught-up voter that stays (one leaving too would
+            // need a second hand-over), lowest ordinal on ties.
             let to = remaining
                 .iter()
                 .copied()
-                .min_by_key(|o| (view.lag(*o).unwrap_or(u64::MAX), *o))
+                .min_by_key(|o| (!target.contains(o), view.lag(*o).unwrap_or(u64::MAX), *o))
                 .unwrap_or(out);
             return Step::TransferLeader {
                 leader: view.ordinal,
@@ -414,33 +431,46 @@ fn plan_rollout(view: &LeaderView<'_>, observed: &Observed, config: &PlannerConf
         .iter()
         .min_by_key(|o| (is_healthy(**o), **o == view.ordinal, **o))
     else {
+        // The last restart is finished only when its pod is back.
+        let restarting: BTreeSet<u32> = view
+            .members()
+            .into_iter()
+            .filter(|o| observed.terminating.contains(o) || !observed.pods.contains_key(o))
+            .collect();
+        if !restarting.is_empty() {
+            return Step::Wait {
+                reason: format!("waiting for {} to be replaced", list(&restarting)),
+            };
+        }
         return Step::Converged;
     };
     let others: BTreeSet<u32> = view.members().into_iter().filter(|o| *o != next).collect();
     let unhealthy = unhealthy_of(view, observed, config, &others);
-    if !is_healthy(next) {
-        // Restarting a pod that is down costs nothing, as long as the rest keep quorum.
+    // One restart at a time, each waited for: nothing is restarted while another member
+    // is down (terminating, replaced but not yet caught up, or crashed).
+    if !unhealthy.is_empty() {
         let healthy_voters = view
             .voters
             .iter()
             .filter(|o| **o != next && is_healthy(**o))
             .count();
-        if healthy_voters >= majority(view.voters.len()) {
-            return Step::RestartPod { ordinal: next };
+        if !is_healthy(next) && healthy_voters < majority(view.voters.len()) {
+            return Step::Refuse {
+                reason: format!(
+                    "rolling update paused: restarting #{next} needs a healthy majority of the others"
+                ),
+            };
         }
-        return Step::Refuse {
-            reason: format!(
-                "rolling update paused: restarting #{next} needs a healthy majority of the others"
-            ),
-        };
-    }
-    if !unhealthy.is_empty() {
         return Step::Wait {
             reason: format!(
                 "rolling update: waiting for {} to be healthy before restarting #{next}",
                 list(&unhealthy)
             ),
         };
+    }
+    if !is_healthy(next) {
+        // Restarting a pod that is down costs nothing while every other member is up.
+        return Step::RestartPod { ordinal: next };
     }
     if next == view.ordinal {
         // Hand leadership to the most caught-up updated voter first.

@@ -1,36 +1,18 @@
 //! Pure build and comparison of SQS queue attributes.
 //!
-//! [`desired`] turns a `QueueSpec` into the full set of attributes the operator manages,
-//! server defaults filled in for fields the spec leaves out (so removing a field from the
-//! spec resets the attribute). [`normalise`] brings any value — ours or the server's —
-//! into one canonical string, and [`drift`] compares the two on that basis: a difference
-//! in number formatting, boolean case, JSON key order or a default left implicit is
-//! never drift.
+//! [`desired`] turns a `QueueSpec` into the attributes the operator manages: exactly
+//! those the spec sets. Attributes the spec leaves out are never touched, so adopting an
+//! existing queue keeps its retention, dead-letter link and everything else not in the
+//! spec. [`normalise`] brings any value — ours or the server's — into one canonical
+//! string, and [`drift`] compares the two on that basis: a difference in number
+//! formatting, boolean case or JSON key order is never drift. [`tag_diff`] manages only
+//! the tags the operator set.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
 use crate::crd::queue::QueueSpec;
-
-/// Attributes the operator manages on every queue, with the server's defaults.
-const COMMON: &[(&str, &str)] = &[
-    ("DelaySeconds", "0"),
-    ("MaximumMessageSize", "1048576"),
-    ("MessageRetentionPeriod", "345600"),
-    ("ReceiveMessageWaitTimeSeconds", "0"),
-    ("VisibilityTimeout", "30"),
-    // Absent unless set; SetQueueAttributes with "" clears them.
-    ("RedrivePolicy", ""),
-    ("RedriveAllowPolicy", ""),
-];
-
-/// Attributes the operator manages on FIFO queues only, with the server's defaults.
-const FIFO: &[(&str, &str)] = &[
-    ("ContentBasedDeduplication", "false"),
-    ("DeduplicationScope", "queue"),
-    ("FifoThroughputLimit", "perQueue"),
-];
 
 /// The name of the queue on the cluster: `spec.queueName` or the object's name, with
 /// `.fifo` appended to FIFO names that lack it.
@@ -71,11 +53,11 @@ pub fn queue_arn(region: &str, account: &str, name: &str) -> String {
     format!("arn:aws:sqs:{region}:{account}:{name}")
 }
 
-/// The full set of managed attributes, canonical, defaults filled in. `dlq_arn` is the
-/// resolved dead-letter queue ARN (from `deadLetterTargetArn` or the referenced Queue's
-/// status); the redrive policy is left out while it is unknown.
+/// The managed attributes: those the spec sets, canonical. `dlq_arn` is the resolved
+/// dead-letter queue ARN (from `deadLetterTargetArn` or the referenced Queue's status);
+/// the redrive policy is left out while it is unknown.
 pub fn desired(spec: &QueueSpec, dlq_arn: Option<&str>) -> BTreeMap<String, String> {
-    let mut out: BTreeMap<String, String> = defaults(spec.fifo);
+    let mut out: BTreeMap<String, String> = BTreeMap::new();
     let mut set = |k: &str, v: Option<String>| {
         if let Some(v) = v {
             out.insert(k.to_string(), v);
@@ -128,21 +110,7 @@ pub fn desired(spec: &QueueSpec, dlq_arn: Option<&str>) -> BTreeMap<String, Stri
             spec.fifo_throughput_limit.map(|v| v.as_str().to_string()),
         );
     }
-    if spec.redrive_policy.is_some() && dlq_arn.is_none() {
-        // Not managed until the dead-letter queue's ARN is known.
-        out.remove("RedrivePolicy");
-    }
     out
-}
-
-/// The server's defaults of every managed attribute.
-fn defaults(fifo: bool) -> BTreeMap<String, String> {
-    let fifo_part: &[(&str, &str)] = if fifo { FIFO } else { &[] };
-    COMMON
-        .iter()
-        .chain(fifo_part)
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
 }
 
 fn redrive_policy(arn: &str, max_receive_count: i64) -> String {
@@ -233,19 +201,21 @@ pub fn drift(
         .collect()
 }
 
-/// Tag changes: tags to set (new or changed values) and keys to remove.
+/// Tag changes: tags to set (new or changed values), and the keys to remove: tags the
+/// operator set before (`managed`) that left the spec. Tags set by anyone else stay.
 pub fn tag_diff(
     desired: &BTreeMap<String, String>,
     actual: &BTreeMap<String, String>,
+    managed: &[String],
 ) -> (BTreeMap<String, String>, Vec<String>) {
     let set = desired
         .iter()
         .filter(|(k, v)| actual.get(*k) != Some(*v))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let remove = actual
-        .keys()
-        .filter(|k| !desired.contains_key(*k))
+    let remove = managed
+        .iter()
+        .filter(|k| actual.contains_key(*k) && !desired.contains_key(*k))
         .cloned()
         .collect();
     (set, remove)

@@ -4,15 +4,32 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use std::hash::{DefaultHasher, Hash, Hasher};
+
 use futures::StreamExt;
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{Controller, watcher};
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
 
 use super::reconcile::{Context, EndpointResolver, error_policy, reconcile};
+use crate::controller::watch::changes;
 use crate::crd::QueueCluster;
 use crate::crd::queue::Queue;
 use crate::crd::queue_cluster::condition::AVAILABLE;
+
+/// A Queue matters when its spec changed, its deletion started or its finalizers
+/// changed; its status (with `lastSyncTime`, new on every sync) is the operator's own
+/// output and must not wake it again.
+pub fn queue_key(q: &Queue) -> u64 {
+    let mut h = DefaultHasher::new();
+    (
+        q.metadata.generation,
+        q.metadata.deletion_timestamp.is_some(),
+        &q.metadata.finalizers,
+    )
+        .hash(&mut h);
+    h.finish()
+}
 
 /// Whether a QueueCluster reports `Available=True`.
 pub fn is_available(qc: &QueueCluster) -> bool {
@@ -50,7 +67,11 @@ pub async fn run<R: EndpointResolver>(
         ),
         None => (Api::all(client.clone()), Api::all(client)),
     };
-    let controller = Controller::new(queues, watcher::Config::default());
+    let (reader, writer) = reflector::store();
+    let queues = watcher(queues, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer);
+    let controller = Controller::for_stream(changes(queues, queue_key), reader);
     let store = controller.store();
     let last_seen: Mutex<HashMap<(String, String), bool>> = Mutex::new(HashMap::new());
     controller
@@ -85,4 +106,38 @@ pub async fn run<R: EndpointResolver>(
             }
         })
         .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_queue_wakes_on_spec_deletion_and_finalizers_not_on_status() {
+        let q = |generation: i64, synced: &str, finalizers: Option<Vec<&str>>, deleting: bool| {
+            let mut v = json!({"apiVersion": "sqsraft.io/v1alpha1", "kind": "Queue",
+                "metadata": {"name": "orders", "namespace": "shop", "generation": generation,
+                             "finalizers": finalizers},
+                "spec": {"clusterRef": {"name": "up"}},
+                "status": {"lastSyncTime": synced}});
+            if deleting {
+                v["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+            }
+            queue_key(&serde_json::from_value(v).unwrap())
+        };
+        let base = q(1, "2026-01-01T00:00:00Z", None, false);
+        assert_eq!(base, q(1, "2026-01-01T00:03:00Z", None, false));
+        assert_ne!(base, q(2, "2026-01-01T00:00:00Z", None, false));
+        assert_ne!(
+            base,
+            q(
+                1,
+                "2026-01-01T00:00:00Z",
+                Some(vec!["sqsraft.io/queue"]),
+                false
+            )
+        );
+        assert_ne!(base, q(1, "2026-01-01T00:00:00Z", None, true));
+    }
 }

@@ -11,18 +11,25 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::finalizer::{self, Event as Finalizing, finalizer};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::Deserialize;
 
 use super::attributes::{self, desired, drift, normalise, queue_arn, queue_name, tag_diff};
 use super::backoff;
+use super::deletion;
 use super::sqs::{AccessKey, SqsClient, SqsError};
 use crate::build::{CREDENTIALS_KEY, FIELD_MANAGER};
 use crate::crd::QueueCluster;
-use crate::crd::queue::{DeletionPolicy, Queue, QueueStatus, condition};
+use crate::crd::queue::{Queue, QueueStatus, condition};
+use crate::error::{Category, Error, KubeContext};
 
 /// Finalizer that holds a Queue object until its deletionPolicy has been applied.
 pub const FINALIZER: &str = "sqsraft.io/queue";
+
+/// Tag naming the Queue object (`<namespace>/<name>`) a queue belongs to: a queue name
+/// belongs to one Queue object, and a second one claiming it changes nothing.
+pub const OWNER_TAG: &str = "sqsraft.io/queue";
 
 /// Default interval of the periodic resync that repairs out-of-band changes.
 pub const DEFAULT_RESYNC: Duration = Duration::from_secs(180);
@@ -70,14 +77,14 @@ impl<R> Context<R> {
     }
 
     /// Counts one more failure of `key` and returns the backoff delay.
-    fn fail(&self, key: (String, String)) -> Duration {
+    pub(super) fn fail(&self, key: (String, String)) -> Duration {
         let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         let n = f.entry(key).or_insert(0);
         *n += 1;
         backoff::delay(*n, backoff::random_jitter())
     }
 
-    fn succeed(&self, key: &(String, String)) {
+    pub(super) fn succeed(&self, key: &(String, String)) {
         self.failures
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -85,17 +92,10 @@ impl<R> Context<R> {
     }
 }
 
-/// A failed reconcile (Kubernetes API errors only; SQS-side problems become
-/// conditions); retried with backoff.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("Kubernetes API: {0}")]
-    Kube(#[from] kube::Error),
-}
-
-/// Why a Queue is not in sync, and how to retry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Problem {
+/// Why a Queue cannot be brought in sync (carried in [`Error::Queue`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.message())]
+pub enum Problem {
     /// The spec cannot work as written (e.g. an invalid queue name); retried on change.
     Invalid(String),
     /// The existing queue differs in an immutable property; retried on change.
@@ -104,6 +104,8 @@ enum Problem {
     ClusterNotFound(String),
     /// The QueueCluster is being deleted.
     ClusterDeleting(String),
+    /// The QueueCluster has `spec.reconciliationPaused`: its queues are left alone too.
+    ClusterPaused(String),
     /// The QueueCluster does not accept Queues from this namespace.
     NamespaceNotAllowed(String),
     /// The QueueCluster has not published its endpoint or credentials yet.
@@ -114,40 +116,63 @@ enum Problem {
     Unreachable(String),
     /// The cluster refused a call (an SQS error).
     Rejected(String),
+    /// The queue belongs to another Queue object.
+    Conflict(String),
+    /// Deleting the queue has failed for longer than [`DELETION_STUCK_AFTER`].
+    DeletionStuck(String),
 }
 
 impl Problem {
-    fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> &'static str {
         match self {
             Problem::Invalid(_) => "InvalidSpec",
             Problem::ImmutableMismatch(_) => "ImmutableMismatch",
             Problem::ClusterNotFound(_) => "ClusterNotFound",
             Problem::ClusterDeleting(_) => "ClusterDeleting",
+            Problem::ClusterPaused(_) => "ReconciliationPaused",
             Problem::NamespaceNotAllowed(_) => "NamespaceNotAllowed",
             Problem::ClusterNotReady(_) => "ClusterNotReady",
             Problem::DeadLetterQueuePending(_) => "DeadLetterQueuePending",
             Problem::Unreachable(_) => "ClusterUnreachable",
             Problem::Rejected(_) => "Rejected",
+            Problem::Conflict(_) => "Conflict",
+            Problem::DeletionStuck(_) => "DeletionStuck",
         }
     }
 
-    fn message(&self) -> &str {
+    pub fn message(&self) -> &str {
         match self {
             Problem::Invalid(m)
             | Problem::ImmutableMismatch(m)
             | Problem::ClusterNotFound(m)
             | Problem::ClusterDeleting(m)
+            | Problem::ClusterPaused(m)
             | Problem::NamespaceNotAllowed(m)
             | Problem::ClusterNotReady(m)
             | Problem::DeadLetterQueuePending(m)
             | Problem::Unreachable(m)
-            | Problem::Rejected(m) => m,
+            | Problem::Rejected(m)
+            | Problem::Conflict(m)
+            | Problem::DeletionStuck(m) => m,
         }
     }
 
-    /// Terminal problems wait for the user to change the Queue.
-    fn terminal(&self) -> bool {
-        matches!(self, Problem::Invalid(_) | Problem::ImmutableMismatch(_))
+    /// Who can fix it: the user by changing the Queue (`Spec`), someone by providing
+    /// what is missing (`Prerequisite`), or time (`Cluster`).
+    pub fn category(&self) -> Category {
+        match self {
+            Problem::Invalid(_) | Problem::ImmutableMismatch(_) => Category::Spec,
+            Problem::ClusterNotFound(_)
+            | Problem::ClusterDeleting(_)
+            | Problem::ClusterPaused(_)
+            | Problem::NamespaceNotAllowed(_)
+            | Problem::ClusterNotReady(_)
+            | Problem::DeadLetterQueuePending(_)
+            | Problem::Conflict(_) => Category::Prerequisite,
+            Problem::Unreachable(_) | Problem::Rejected(_) | Problem::DeletionStuck(_) => {
+                Category::Cluster
+            }
+        }
     }
 }
 
@@ -161,14 +186,14 @@ impl From<SqsError> for Problem {
 }
 
 /// A QueueCluster that can be talked to.
-struct Resolved {
-    client: SqsClient,
+pub(super) struct Resolved {
+    pub(super) client: SqsClient,
     region: String,
     account: String,
 }
 
 /// What a successful sync found and did.
-struct Synced {
+pub(super) struct Synced {
     name: String,
     url: String,
     arn: String,
@@ -177,7 +202,12 @@ struct Synced {
     changes: Vec<String>,
 }
 
-fn key(q: &Queue) -> (String, String) {
+/// The value of [`OWNER_TAG`] for `q`.
+pub(super) fn owner(q: &Queue) -> String {
+    format!("{}/{}", q.namespace().unwrap_or_default(), q.name_any())
+}
+
+pub(super) fn key(q: &Queue) -> (String, String) {
     (q.namespace().unwrap_or_default(), q.name_any())
 }
 
@@ -185,76 +215,68 @@ fn now() -> Time {
     Time(k8s_openapi::jiff::Timestamp::now())
 }
 
-/// Reconciles one Queue.
+/// Reconciles one Queue; kube's finalizer helper holds the object until its
+/// `deletionPolicy` has been applied.
 pub async fn reconcile<R: EndpointResolver>(
     q: Arc<Queue>,
     ctx: Arc<Context<R>>,
-) -> Result<Action, Error> {
+) -> Result<Action, finalizer::Error<Error>> {
     let queues: Api<Queue> = Api::namespaced(ctx.client.clone(), &key(&q).0);
-    if q.metadata.deletion_timestamp.is_some() {
-        return finalize(&q, &ctx, &queues).await;
-    }
-    if !q.finalizers().iter().any(|f| f == FINALIZER) {
-        let mut list = q.finalizers().to_vec();
-        list.push(FINALIZER.into());
-        set_finalizers(&queues, &q, list).await?;
-    }
-    let result = sync(&q, &ctx).await?;
-    let action = match &result {
-        Ok(synced) => {
-            ctx.succeed(&key(&q));
-            if !synced.changes.is_empty() {
-                publish(
-                    &ctx,
-                    &q,
-                    EventType::Normal,
-                    "Synced",
-                    synced.changes.join("; "),
-                )
-                .await;
-            }
-            Action::requeue(ctx.resync)
+    finalizer(&queues, FINALIZER, q, |event| async {
+        match event {
+            Finalizing::Apply(q) => sync_and_report(&q, &ctx, &queues).await,
+            Finalizing::Cleanup(q) => deletion::cleanup(&q, &ctx, &queues).await,
         }
-        Err(problem) => {
-            publish(
-                &ctx,
-                &q,
-                EventType::Warning,
-                problem.reason(),
-                problem.message().to_string(),
-            )
-            .await;
-            match problem {
-                p if p.terminal() => Action::await_change(),
-                Problem::DeadLetterQueuePending(_) => Action::requeue(Duration::from_secs(10)),
-                _ => Action::requeue(ctx.fail(key(&q))),
-            }
+    })
+    .await
+}
+
+/// sync → Event → one status write (errors included) → the next wake-up.
+async fn sync_and_report<R: EndpointResolver>(
+    q: &Queue,
+    ctx: &Context<R>,
+    queues: &Api<Queue>,
+) -> Result<Action, Error> {
+    let result = sync(q, ctx).await;
+    match &result {
+        Ok(synced) if !synced.changes.is_empty() => {
+            let note = synced.changes.join("; ");
+            publish(ctx, q, EventType::Normal, "Synced", note).await;
         }
-    };
-    write_status(&queues, &q, &status(&q, &result)).await?;
-    Ok(action)
+        Ok(_) => {}
+        Err(e) => publish(ctx, q, EventType::Warning, e.reason(), e.to_string()).await,
+    }
+    write_status(queues, q, &status(q, result.as_ref())).await?;
+    match result {
+        Ok(_) => {
+            ctx.succeed(&key(q));
+            Ok(Action::requeue(ctx.resync))
+        }
+        Err(Error::Queue(Problem::DeadLetterQueuePending(_))) => {
+            Ok(Action::requeue(Duration::from_secs(10)))
+        }
+        Err(Error::Queue(Problem::ClusterPaused(_))) => {
+            Ok(Action::requeue(Duration::from_secs(60)))
+        }
+        Err(e) => match e.category() {
+            Category::Spec => Ok(Action::await_change()),
+            Category::Prerequisite | Category::Cluster => Ok(Action::requeue(ctx.fail(key(q)))),
+            Category::Kubernetes | Category::Internal => Err(e),
+        },
+    }
 }
 
 /// Resolves the cluster and brings the queue in line with the spec.
-async fn sync<R: EndpointResolver>(
-    q: &Queue,
-    ctx: &Context<R>,
-) -> Result<Result<Synced, Problem>, Error> {
+async fn sync<R: EndpointResolver>(q: &Queue, ctx: &Context<R>) -> Result<Synced, Error> {
     let spec = &q.spec;
     let name = queue_name(spec, &q.name_any());
     if let Some(why) = attributes::invalid_name(&name, spec.fifo) {
-        return Ok(Err(Problem::Invalid(why)));
+        return Err(Problem::Invalid(why).into());
     }
-    let cluster = match resolve(q, ctx).await? {
-        Ok(c) => c,
-        Err(p) => return Ok(Err(p)),
-    };
-    let dlq_arn = match dead_letter_arn(q, ctx).await? {
-        Ok(arn) => arn,
-        Err(p) => return Ok(Err(p)),
-    };
+    let cluster = resolve(q, ctx).await?;
+    let dlq_arn = dead_letter_arn(q, ctx).await?;
     let want = desired(spec, dlq_arn.as_deref());
-    Ok(apply(q, &cluster, &name, &want).await)
+    Ok(apply(q, &cluster, &name, &want).await?)
 }
 
 /// The SQS side of a sync: create or adopt, then repair attributes and tags.
@@ -266,6 +288,9 @@ async fn apply(
 ) -> Result<Synced, Problem> {
     let client = &cluster.client;
     let mut changes = Vec::new();
+    let me = owner(q);
+    let mut want_tags = q.spec.tags.clone();
+    want_tags.insert(OWNER_TAG.into(), me.clone());
     let url = match client.get_queue_url(name).await? {
         Some(url) => url,
         None => {
@@ -277,7 +302,7 @@ async fn apply(
             if q.spec.fifo {
                 create.insert("FifoQueue".into(), "true".into());
             }
-            match client.create_queue(name, &create, &q.spec.tags).await {
+            match client.create_queue(name, &create, &want_tags).await {
                 Ok(url) => {
                     changes.push(format!("created queue {name}"));
                     url
@@ -291,6 +316,13 @@ async fn apply(
             }
         }
     };
+    let actual_tags = client.list_queue_tags(&url).await?;
+    if let Some(other) = actual_tags.get(OWNER_TAG).filter(|o| **o != me) {
+        return Err(Problem::Conflict(format!(
+            "queue {name} belongs to Queue {other} (tag {OWNER_TAG}); this Queue changes \
+             nothing: use another queueName, or delete the other Queue object"
+        )));
+    }
     let actual = client.get_queue_attributes(&url).await?;
     let actual_fifo = actual
         .get("FifoQueue")
@@ -312,7 +344,12 @@ async fn apply(
         let keys: Vec<&str> = fix.keys().map(String::as_str).collect();
         changes.push(format!("repaired attributes {}", keys.join(", ")));
     }
-    let (tag, untag) = tag_diff(&q.spec.tags, &client.list_queue_tags(&url).await?);
+    let managed = q
+        .status
+        .as_ref()
+        .map(|s| s.managed_tags.as_slice())
+        .unwrap_or_default();
+    let (tag, untag) = tag_diff(&want_tags, &actual_tags, managed);
     if !tag.is_empty() {
         client.tag_queue(&url, &tag).await?;
     }
@@ -342,25 +379,39 @@ async fn apply(
 
 /// The QueueCluster of `q`, checked for existence, deletion, namespace permission, and
 /// its endpoint and credentials.
-async fn resolve<R: EndpointResolver>(
+pub(super) async fn resolve<R: EndpointResolver>(
     q: &Queue,
     ctx: &Context<R>,
-) -> Result<Result<Resolved, Problem>, Error> {
+) -> Result<Resolved, Error> {
     let own_ns = key(q).0;
     let r = &q.spec.cluster_ref;
     let ns = r.namespace.clone().unwrap_or_else(|| own_ns.clone());
     let clusters: Api<QueueCluster> = Api::namespaced(ctx.client.clone(), &ns);
-    let Some(qc) = clusters.get_opt(&r.name).await? else {
-        return Ok(Err(Problem::ClusterNotFound(format!(
+    let Some(qc) = clusters
+        .get_opt(&r.name)
+        .await
+        .context(|| format!("reading QueueCluster {ns}/{}", r.name))?
+    else {
+        return Err(Problem::ClusterNotFound(format!(
             "QueueCluster {ns}/{} does not exist",
             r.name
-        ))));
+        ))
+        .into());
     };
     if qc.metadata.deletion_timestamp.is_some() {
-        return Ok(Err(Problem::ClusterDeleting(format!(
+        return Err(Problem::ClusterDeleting(format!(
             "QueueCluster {ns}/{} is being deleted",
             r.name
-        ))));
+        ))
+        .into());
+    }
+    if qc.spec.reconciliation_paused {
+        return Err(Problem::ClusterPaused(format!(
+            "QueueCluster {ns}/{} has spec.reconciliationPaused: no queue of it is created, \
+             changed or deleted until it is false",
+            r.name
+        ))
+        .into());
     }
     if ns != own_ns
         && !qc
@@ -369,16 +420,17 @@ async fn resolve<R: EndpointResolver>(
             .iter()
             .any(|n| n == "*" || *n == own_ns)
     {
-        return Ok(Err(Problem::NamespaceNotAllowed(format!(
+        return Err(Problem::NamespaceNotAllowed(format!(
             "QueueCluster {ns}/{} does not list namespace {own_ns} in spec.allowedQueueNamespaces",
             r.name
-        ))));
+        ))
+        .into());
     }
     let not_ready = |what: &str| {
-        Ok(Err(Problem::ClusterNotReady(format!(
-            "QueueCluster {ns}/{} has no {what} yet",
-            r.name
-        ))))
+        Err(
+            Problem::ClusterNotReady(format!("QueueCluster {ns}/{} has no {what} yet", r.name))
+                .into(),
+        )
     };
     let Some(endpoint) = ctx.resolver.endpoint(&qc) else {
         return not_ready("status.endpoint");
@@ -393,20 +445,18 @@ async fn resolve<R: EndpointResolver>(
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
     let key = secrets
         .get_opt(&secret_name)
-        .await?
+        .await
+        .context(|| format!("reading Secret {ns}/{secret_name}"))?
         .and_then(|s| access_key(&s));
     let Some(key) = key else {
         return not_ready(&format!("usable credentials in Secret {secret_name}"));
     };
-    let client = match SqsClient::new(&endpoint, &qc.spec.region, key) {
-        Ok(client) => client,
-        Err(e) => return Ok(Err(e.into())),
-    };
-    Ok(Ok(Resolved {
+    let client = SqsClient::new(&endpoint, &qc.spec.region, key).map_err(Problem::from)?;
+    Ok(Resolved {
         client,
         region: qc.spec.region.clone(),
         account: qc.spec.account_id.clone(),
-    }))
+    })
 }
 
 /// The first key pair of a credentials Secret's `credentials.json`.
@@ -432,121 +482,35 @@ fn access_key(secret: &Secret) -> Option<AccessKey> {
 
 /// The dead-letter queue ARN: given directly, or from the referenced Queue's status
 /// once it exists.
-async fn dead_letter_arn<R>(
-    q: &Queue,
-    ctx: &Context<R>,
-) -> Result<Result<Option<String>, Problem>, Error> {
+async fn dead_letter_arn<R>(q: &Queue, ctx: &Context<R>) -> Result<Option<String>, Error> {
     let Some(policy) = &q.spec.redrive_policy else {
-        return Ok(Ok(None));
+        return Ok(None);
     };
     if let Some(arn) = &policy.dead_letter_target_arn {
-        return Ok(Ok(Some(arn.clone())));
+        return Ok(Some(arn.clone()));
     }
     let Some(r) = &policy.dead_letter_queue_ref else {
-        return Ok(Ok(None));
+        return Ok(None);
     };
     let queues: Api<Queue> = Api::namespaced(ctx.client.clone(), &key(q).0);
     let arn = queues
         .get_opt(&r.name)
-        .await?
+        .await
+        .context(|| format!("reading dead-letter Queue {}", r.name))?
         .and_then(|dlq| dlq.status?.queue_arn);
-    Ok(match arn {
+    match arn {
         Some(arn) => Ok(Some(arn)),
         None => Err(Problem::DeadLetterQueuePending(format!(
             "dead-letter Queue {} does not exist yet",
             r.name
-        ))),
-    })
-}
-
-/// Applies `deletionPolicy`, then releases the object.
-async fn finalize<R: EndpointResolver>(
-    q: &Queue,
-    ctx: &Context<R>,
-    queues: &Api<Queue>,
-) -> Result<Action, Error> {
-    if !q.finalizers().iter().any(|f| f == FINALIZER) {
-        return Ok(Action::await_change());
+        ))
+        .into()),
     }
-    if q.spec.deletion_policy == DeletionPolicy::Delete {
-        let name = q
-            .status
-            .as_ref()
-            .and_then(|s| s.queue_name.clone())
-            .unwrap_or_else(|| queue_name(&q.spec, &q.name_any()));
-        match resolve(q, ctx).await? {
-            Ok(cluster) => {
-                let deleted = async {
-                    if let Some(url) = cluster.client.get_queue_url(&name).await? {
-                        cluster.client.delete_queue(&url).await?;
-                    }
-                    Ok::<(), SqsError>(())
-                }
-                .await;
-                if let Err(e) = deleted {
-                    let problem = Problem::from(e);
-                    publish(
-                        ctx,
-                        q,
-                        EventType::Warning,
-                        problem.reason(),
-                        format!("cannot delete queue {name}: {}", problem.message()),
-                    )
-                    .await;
-                    write_status(queues, q, &status(q, &Err(problem))).await?;
-                    return Ok(Action::requeue(ctx.fail(key(q))));
-                }
-                publish(
-                    ctx,
-                    q,
-                    EventType::Normal,
-                    "Deleted",
-                    format!("deleted queue {name}"),
-                )
-                .await;
-            }
-            // Nothing left to delete the queue from: do not block the object forever.
-            Err(Problem::ClusterNotFound(_) | Problem::ClusterDeleting(_)) => {}
-            Err(problem) => {
-                write_status(queues, q, &status(q, &Err(problem))).await?;
-                return Ok(Action::requeue(ctx.fail(key(q))));
-            }
-        }
-    }
-    let rest: Vec<String> = q
-        .finalizers()
-        .iter()
-        .filter(|f| *f != FINALIZER)
-        .cloned()
-        .collect();
-    set_finalizers(queues, q, rest).await?;
-    ctx.succeed(&key(q));
-    Ok(Action::await_change())
-}
-
-async fn set_finalizers(
-    queues: &Api<Queue>,
-    q: &Queue,
-    finalizers: Vec<String>,
-) -> Result<(), kube::Error> {
-    // The resourceVersion makes this an optimistic update of the list.
-    let patch = serde_json::json!({"metadata": {
-        "finalizers": finalizers,
-        "resourceVersion": q.resource_version(),
-    }});
-    queues
-        .patch(
-            &q.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
-        .await?;
-    Ok(())
 }
 
 /// The status after a sync: conditions, and on success what was read back (on failure
 /// the last known URL, ARN and attributes stay).
-fn status(q: &Queue, result: &Result<Synced, Problem>) -> QueueStatus {
+pub(super) fn status(q: &Queue, result: Result<&Synced, &Error>) -> QueueStatus {
     let previous = q.status.clone().unwrap_or_default();
     let generation = q.metadata.generation;
     let now = now();
@@ -583,20 +547,37 @@ fn status(q: &Queue, result: &Result<Synced, Problem>) -> QueueStatus {
                 ],
                 last_sync_time: Some(now.clone()),
                 attributes: s.attributes.clone(),
+                managed_tags: q
+                    .spec
+                    .tags
+                    .keys()
+                    .cloned()
+                    .chain([OWNER_TAG.to_string()])
+                    .collect(),
             }
         }
-        Err(p) => {
+        Err(e) => {
             // Unreachable: whether the queue is fine is unknown, not false.
-            let ready = if matches!(p, Problem::Unreachable(_)) {
+            let ready = if matches!(e, Error::Queue(Problem::Unreachable(_))) {
                 "Unknown"
             } else {
                 "False"
             };
+            let message = e.to_string();
+            // Paused: nothing was looked at, so Ready stays what it was.
+            let kept_ready = previous
+                .conditions
+                .iter()
+                .find(|c| c.type_ == condition::READY)
+                .filter(|_| matches!(e, Error::Queue(Problem::ClusterPaused(_))))
+                .cloned();
             QueueStatus {
                 observed_generation: generation,
                 conditions: vec![
-                    condition(condition::READY, ready, p.reason(), p.message()),
-                    condition(condition::SYNCED, "False", p.reason(), p.message()),
+                    kept_ready.unwrap_or_else(|| {
+                        condition(condition::READY, ready, e.reason(), &message)
+                    }),
+                    condition(condition::SYNCED, "False", e.reason(), &message),
                 ],
                 ..previous.clone()
             }
@@ -604,11 +585,11 @@ fn status(q: &Queue, result: &Result<Synced, Problem>) -> QueueStatus {
     }
 }
 
-async fn write_status(
+pub(super) async fn write_status(
     queues: &Api<Queue>,
     q: &Queue,
     status: &QueueStatus,
-) -> Result<(), kube::Error> {
+) -> Result<(), Error> {
     let patch = serde_json::json!({
         "apiVersion": "sqsraft.io/v1alpha1",
         "kind": "Queue",
@@ -620,15 +601,22 @@ async fn write_status(
             &PatchParams::apply(FIELD_MANAGER).force(),
             &Patch::Apply(&patch),
         )
-        .await?;
+        .await
+        .context(|| format!("writing the status of Queue {}", q.name_any()))?;
     Ok(())
 }
 
-async fn publish<R>(ctx: &Context<R>, q: &Queue, type_: EventType, reason: &str, note: String) {
+pub(super) async fn publish<R>(
+    ctx: &Context<R>,
+    q: &Queue,
+    type_: EventType,
+    reason: &str,
+    note: String,
+) {
     let event = Event {
         type_,
         reason: reason.into(),
-        note: Some(note),
+        note: Some(crate::error::event_note(note)),
         action: "Sync".into(),
         secondary: None,
     };
@@ -637,10 +625,11 @@ async fn publish<R>(ctx: &Context<R>, q: &Queue, type_: EventType, reason: &str,
     }
 }
 
-/// The controller's error policy for Kubernetes API failures: back off with jitter.
+/// The controller's error policy (Kubernetes API failures, a deletion that could not be
+/// applied yet): back off with jitter.
 pub fn error_policy<R: EndpointResolver>(
     q: Arc<Queue>,
-    error: &Error,
+    error: &finalizer::Error<Error>,
     ctx: Arc<Context<R>>,
 ) -> Action {
     let wait = ctx.fail(key(&q));

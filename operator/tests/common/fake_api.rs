@@ -1,6 +1,7 @@
 //! An in-memory Kubernetes API server behind kube's mock service (`tower-test`): enough
-//! REST (get, list with label selectors, create, server-side apply, merge patch, status
-//! subresource, delete) for the reconciler, with a log of every request.
+//! REST (get, list with label selectors, create, server-side apply, merge and JSON
+//! patch, status subresource, delete and eviction with UID preconditions, graceful pod
+//! deletion) for the reconciler, with a log of every request.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -17,7 +18,20 @@ pub struct Store {
     pub objects: BTreeMap<Key, Value>,
     /// (method, path) of every request, in order.
     pub log: Vec<(String, String)>,
+    /// Requests answered with an error instead of being served.
+    pub faults: Vec<Fault>,
     next_rv: u64,
+}
+
+/// Answers every `method` request whose path ends with `path_suffix` with an error
+/// Status, as the API server does (e.g. 422 Invalid from admission).
+#[derive(Clone, Debug)]
+pub struct Fault {
+    pub method: String,
+    pub path_suffix: String,
+    pub code: u16,
+    pub reason: String,
+    pub message: String,
 }
 
 #[derive(Clone, Default)]
@@ -60,7 +74,9 @@ fn kind_of(plural: &str) -> &'static str {
         "persistentvolumeclaims" => "PersistentVolumeClaim",
         "statefulsets" => "StatefulSet",
         "poddisruptionbudgets" => "PodDisruptionBudget",
+        "networkpolicies" => "NetworkPolicy",
         "queueclusters" => "QueueCluster",
+        "queues" => "Queue",
         "events" => "Event",
         "leases" => "Lease",
         _ => "Unknown",
@@ -178,6 +194,13 @@ impl Store {
         body: &[u8],
     ) -> (u16, Value) {
         self.log.push((method.to_string(), path.to_string()));
+        if let Some(f) = self
+            .faults
+            .iter()
+            .find(|f| f.method == method && path.ends_with(&f.path_suffix))
+        {
+            return status_error(f.code, &f.reason, &f.message);
+        }
         let Some(t) = parse(path) else {
             return status_error(404, "NotFound", &format!("no route {path}"));
         };
@@ -238,6 +261,27 @@ impl Store {
                     self.objects.insert(key, obj.clone());
                     return (200, obj);
                 }
+                if content_type.starts_with("application/json-patch") {
+                    // RFC 6902 JSON patch; a failing `test` operation is a 422 (as the
+                    // API server answers when a finalizer list changed meanwhile).
+                    let Some(mut obj) = existing.clone() else {
+                        return status_error(404, "NotFound", "no such object");
+                    };
+                    let ops: json_patch::Patch = match serde_json::from_value(body) {
+                        Ok(ops) => ops,
+                        Err(e) => return status_error(400, "BadRequest", &e.to_string()),
+                    };
+                    // The API server's JSON patch reads an absent list as null.
+                    if obj["metadata"]["finalizers"].is_null() {
+                        obj["metadata"]["finalizers"] = Value::Null;
+                    }
+                    if let Err(e) = json_patch::patch(&mut obj, &ops) {
+                        return status_error(422, "Invalid", &e.to_string());
+                    }
+                    self.admit(&t, name, &mut obj, existing.as_ref());
+                    self.objects.insert(key, obj.clone());
+                    return (200, obj);
+                }
                 let mut obj = match (existing.clone(), apply) {
                     (Some(mut e), _) => {
                         // Server-side apply approximated: the applied fields win.
@@ -266,12 +310,43 @@ impl Store {
                 self.objects.insert(key, obj.clone());
                 (200, obj)
             }
-            ("DELETE", Some(name)) => match self.objects.remove(&Self::key(&t, name)) {
-                Some(o) => (200, o),
-                None => status_error(404, "NotFound", "no such object"),
-            },
+            ("POST", Some(name)) if t.sub.as_deref() == Some("eviction") => {
+                match self.delete(&t, name, &body["deleteOptions"]) {
+                    (200, _) => (
+                        201,
+                        json!({"apiVersion": "v1", "kind": "Status", "status": "Success", "code": 201}),
+                    ),
+                    failed => failed,
+                }
+            }
+            ("DELETE", Some(name)) => self.delete(&t, name, &body),
             _ => status_error(405, "MethodNotAllowed", method),
         }
+    }
+
+    /// A delete with the API server's UID precondition (409 when it does not match).
+    /// Pods are deleted gracefully: they get a `deletionTimestamp` and stay until the
+    /// test's kubelet removes them (their preStop hook, in which they still answer).
+    fn delete(&mut self, t: &Target, name: &str, options: &Value) -> (u16, Value) {
+        let key = Self::key(t, name);
+        let Some(existing) = self.objects.get(&key).cloned() else {
+            return status_error(404, "NotFound", "no such object");
+        };
+        if let Some(uid) = options["preconditions"]["uid"].as_str()
+            && existing["metadata"]["uid"].as_str() != Some(uid)
+        {
+            return status_error(409, "Conflict", "Precondition failed: UID in precondition");
+        }
+        if t.plural == "pods" {
+            let mut pod = existing;
+            if pod["metadata"]["deletionTimestamp"].is_null() {
+                pod["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+                self.objects.insert(key, pod.clone());
+            }
+            return (200, pod);
+        }
+        self.objects.remove(&key);
+        (200, existing)
     }
 
     pub fn get(&self, gv: &str, plural: &str, ns: &str, name: &str) -> Option<&Value> {

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use sqsraft_operator::admin_types::{
     AdminError, ClusterStatus, FollowerProgress, Lease, Member, Role,
 };
-use sqsraft_operator::build::{Cluster, node_id, ordinal};
+use sqsraft_operator::build::{Cluster, Names, node_id, ordinal};
 use sqsraft_operator::controller::AdminConnector;
 use sqsraft_operator::membership::{AdminApi, AdminCall, AdminCallError, LoopbackResolver};
 
@@ -31,8 +31,7 @@ pub struct Raft {
 pub struct FakeRaft {
     pub raft: Arc<Mutex<Raft>>,
     pub store: Arc<Mutex<Store>>,
-    pub namespace: String,
-    pub cluster: String,
+    pub names: Names,
     token: String,
 }
 
@@ -41,8 +40,7 @@ impl FakeRaft {
         Self {
             raft: Arc::default(),
             store,
-            namespace: namespace.into(),
-            cluster: cluster.into(),
+            names: Names::new(cluster, namespace, "cluster.local"),
             token: String::new(),
         }
     }
@@ -51,7 +49,7 @@ impl FakeRaft {
         self.store
             .lock()
             .unwrap()
-            .get("v1", plural, &self.namespace, name)
+            .get("v1", plural, self.names.namespace(), name)
             .is_some()
     }
 
@@ -128,8 +126,8 @@ fn api_error(code: &str) -> AdminCallError {
 
 impl AdminApi for FakeRaft {
     async fn call(&self, o: u32, call: AdminCall) -> Result<ClusterStatus, AdminCallError> {
-        let pod = format!("{}-{o}", self.cluster);
-        let pvc = format!("data-{}-{o}", self.cluster);
+        let pod = self.names.pod(o);
+        let pvc = self.names.pvc(o);
         let pod_exists = self.exists("pods", &pod);
         let pvc_exists = self.exists("persistentvolumeclaims", &pvc);
         let mut r = self.raft.lock().unwrap();

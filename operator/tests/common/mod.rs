@@ -34,6 +34,9 @@ pub fn all_objects(qc: &QueueCluster, defaults: &OperatorDefaults) -> Vec<serde_
         serde_json::to_value(build::stateful_set(&c, qc.spec.replicas)).unwrap(),
         serde_json::to_value(build::pod_disruption_budget(&c)).unwrap(),
     ];
+    if let Some(policy) = build::network_policy(&c) {
+        out.push(serde_json::to_value(policy).unwrap());
+    }
     if let Some(secret) = build::credentials_secret(&c, &test_keys()) {
         out.push(serde_json::to_value(secret).unwrap());
     }

@@ -3,7 +3,7 @@
 //! Decoding follows the AWS model's types strictly: a member of the wrong JSON type, a
 //! malformed body or bad base64 is a `SerializationException`; `null` counts as absent;
 //! unknown members are ignored. Errors render as
-//! `{"__type":"com.amazonaws.sqs#<Code>","message":…}` with the
+//! `{"__type":"<namespace>#<JSON name>","message":…}` with the
 //! `x-amzn-query-error: <query code>;Sender|Receiver` header the SDKs use to recover the
 //! legacy Query error codes.
 
@@ -107,28 +107,10 @@ pub fn encode_response(response: &Response) -> Vec<u8> {
     }
 }
 
-/// The namespace of an error's `__type`: protocol-level errors come from the AWS
-/// service framework, the rest are SQS's modeled errors.
-fn error_namespace(code: ErrorCode) -> &'static str {
-    match code {
-        ErrorCode::SerializationException | ErrorCode::UnknownOperation => {
-            "com.amazon.coral.service"
-        }
-        _ => "com.amazonaws.sqs",
-    }
-}
-
 /// The JSON body of an error response.
 pub fn encode_error(error: &SqsError) -> Vec<u8> {
     let mut body = Map::new();
-    body.insert(
-        "__type".into(),
-        Value::String(format!(
-            "{}#{}",
-            error_namespace(error.code),
-            error.code.as_str()
-        )),
-    );
+    body.insert("__type".into(), Value::String(error.code.json_type()));
     if !error.message.is_empty() {
         body.insert("message".into(), Value::String(error.message.clone()));
     }

@@ -22,7 +22,7 @@ mod tests;
 
 pub use model::{Action, Request, Response};
 
-use crate::error::{SqsError, SqsResult};
+use crate::error::{ErrorCode, SqsError, SqsResult};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method};
 
@@ -124,9 +124,18 @@ pub fn decode(
             })();
             match parsed {
                 Err(e) => (None, Err(e)),
+                // A GET on a queue URL naming no action is no operation at all (AWS: 404).
+                Ok(())
+                    if method == Method::GET
+                        && path_url.is_some()
+                        && !params.contains_key("Action") =>
+                {
+                    (None, Err(SqsError::new(ErrorCode::UnknownOperation, "")))
+                }
                 Ok(()) => (
                     query::action(&params).ok(),
-                    query::decode_params(&params, path_url.as_deref()),
+                    query::decode_params(&params, path_url.as_deref())
+                        .and_then(|r| account_level_on_queue_url(r, path_url.is_some())),
                 ),
             }
         }
@@ -137,6 +146,33 @@ pub fn decode(
         action,
         request,
     }
+}
+
+/// Actions without a QueueUrl member (CreateQueue, ListQueues, …) belong to the account
+/// endpoint: sent to a queue URL, AWS answers `InvalidAction`.
+fn account_level_on_queue_url(request: Request, to_queue_url: bool) -> SqsResult<Request> {
+    if to_queue_url && request.queue_url().is_none() {
+        return Err(SqsError::new(
+            ErrorCode::InvalidAction,
+            format!(
+                "The action {} is not valid for this endpoint.",
+                request.action()
+            ),
+        ));
+    }
+    Ok(request)
+}
+
+/// Whether a Query request asks for a JSON answer (`Accept: application/json`).
+pub fn accepts_json(headers: &HeaderMap) -> bool {
+    header(headers, "accept").is_some_and(|accept| {
+        accept.split(',').any(|media| {
+            media
+                .split(';')
+                .next()
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+        })
+    })
 }
 
 /// Renders the outcome of a request in `protocol`: status, `Content-Type`,
@@ -161,12 +197,70 @@ pub fn render(
             None,
         ),
         (Protocol::Query, Err(e)) => (
-            e.status(),
+            query_status(e),
             xml::CONTENT_TYPE,
             xml::encode_error(e, request_id),
             None,
         ),
     };
+    response(status, content_type, body, request_id, query_error)
+}
+
+/// A Query request's unknown operation (a GET without `Action`) is a 404, as on AWS.
+fn query_status(e: &SqsError) -> u16 {
+    if e.code == ErrorCode::UnknownOperation {
+        404
+    } else {
+        e.status()
+    }
+}
+
+/// Renders the outcome of a Query request whose client asked for JSON
+/// (`Accept: application/json`) as AWS does: the XML document's shape,
+/// `{"<Action>Response": {"<Action>Result": {…}, "ResponseMetadata": {"RequestId": …}}}`
+/// (errors as `{"ErrorResponse": {"Error": {…}, "RequestId": …}}`), its members named
+/// as in the JSON protocol.
+pub fn render_query_as_json(
+    result: &Result<Response, SqsError>,
+    request_id: &str,
+) -> http::Response<Bytes> {
+    use serde_json::{Value, json};
+    let metadata = json!({"RequestId": request_id});
+    let (status, document) = match result {
+        Ok(r) => {
+            let action = r.action().as_str();
+            let mut inner = serde_json::Map::new();
+            let members: Value =
+                serde_json::from_slice(&json::encode_response(r)).unwrap_or_else(|_| json!({}));
+            if members.as_object().is_some_and(|m| !m.is_empty()) {
+                inner.insert(format!("{action}Result"), members);
+            }
+            inner.insert("ResponseMetadata".into(), metadata);
+            (200, json!({ format!("{action}Response"): inner }))
+        }
+        Err(e) => (
+            query_status(e),
+            json!({"ErrorResponse": {
+                "Error": {
+                    "Type": if e.code.sender_fault() { "Sender" } else { "Receiver" },
+                    "Code": e.code.query_code(),
+                    "Message": e.message,
+                },
+                "RequestId": request_id,
+            }}),
+        ),
+    };
+    let body = serde_json::to_vec(&document).unwrap_or_default();
+    response(status, "application/json", body, request_id, None)
+}
+
+fn response(
+    status: u16,
+    content_type: &'static str,
+    body: Vec<u8>,
+    request_id: &str,
+    query_error: Option<String>,
+) -> http::Response<Bytes> {
     let mut response = http::Response::new(Bytes::from(body));
     *response.status_mut() =
         http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);

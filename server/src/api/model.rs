@@ -647,9 +647,10 @@ impl BatchResultErrorEntry {
 /// Output of SendMessageBatch.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendMessageBatchResult {
-    #[serde(rename = "Successful")]
+    /// Omitted from JSON when empty, as AWS does (so is `Failed`).
+    #[serde(rename = "Successful", default, skip_serializing_if = "Vec::is_empty")]
     pub successful: Vec<SendMessageBatchResultEntry>,
-    #[serde(rename = "Failed")]
+    #[serde(rename = "Failed", default, skip_serializing_if = "Vec::is_empty")]
     pub failed: Vec<BatchResultErrorEntry>,
 }
 
@@ -703,18 +704,20 @@ pub struct BatchResultEntry {
 /// Output of DeleteMessageBatch.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeleteMessageBatchResult {
-    #[serde(rename = "Successful")]
+    /// Omitted from JSON when empty, as AWS does (so is `Failed`).
+    #[serde(rename = "Successful", default, skip_serializing_if = "Vec::is_empty")]
     pub successful: Vec<BatchResultEntry>,
-    #[serde(rename = "Failed")]
+    #[serde(rename = "Failed", default, skip_serializing_if = "Vec::is_empty")]
     pub failed: Vec<BatchResultErrorEntry>,
 }
 
 /// Output of ChangeMessageVisibilityBatch.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeMessageVisibilityBatchResult {
-    #[serde(rename = "Successful")]
+    /// Omitted from JSON when empty, as AWS does (so is `Failed`).
+    #[serde(rename = "Successful", default, skip_serializing_if = "Vec::is_empty")]
     pub successful: Vec<BatchResultEntry>,
-    #[serde(rename = "Failed")]
+    #[serde(rename = "Failed", default, skip_serializing_if = "Vec::is_empty")]
     pub failed: Vec<BatchResultErrorEntry>,
 }
 

@@ -9,7 +9,7 @@
 
 use crate::api::decode::{Input, decode};
 use crate::api::model::{Action, MessageAttributeValue, MessageAttributes, Request};
-use crate::error::{ErrorCode, SqsError, SqsResult};
+use crate::error::{ErrorCode, SqsError, SqsResult, texts};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use percent_encoding::percent_decode;
@@ -46,12 +46,8 @@ fn decode_component(raw: &[u8]) -> SqsResult<String> {
         .map(|&b| if b == b'+' { b' ' } else { b })
         .collect();
     let bytes: Vec<u8> = percent_decode(&spaced).collect();
-    String::from_utf8(bytes).map_err(|_| {
-        SqsError::new(
-            ErrorCode::MalformedQueryString,
-            "The request contains a parameter that is not valid UTF-8.",
-        )
-    })
+    String::from_utf8(bytes)
+        .map_err(|_| SqsError::new(ErrorCode::MalformedQueryString, texts::QUERY_NOT_UTF8))
 }
 
 /// The action a Query request names: `InvalidAction` when it names none or an unknown one.
@@ -59,14 +55,10 @@ pub fn action(params: &Params) -> SqsResult<Action> {
     match params.get("Action") {
         None => Err(SqsError::new(
             ErrorCode::InvalidAction,
-            "The request must contain the parameter Action.",
+            texts::MISSING_ACTION,
         )),
-        Some(name) => Action::from_name(name).ok_or_else(|| {
-            SqsError::new(
-                ErrorCode::InvalidAction,
-                format!("The action {name} is not valid for this web service."),
-            )
-        }),
+        Some(name) => Action::from_name(name)
+            .ok_or_else(|| SqsError::new(ErrorCode::InvalidAction, texts::invalid_action(name))),
     }
 }
 
@@ -143,12 +135,9 @@ impl<'a> QueryInput<'a> {
     fn blob(&self, name: &str) -> SqsResult<Option<Vec<u8>>> {
         self.get(name)
             .map(|s| {
-                STANDARD.decode(s).map_err(|_| {
-                    SqsError::invalid_parameter(format!(
-                        "Value for parameter {} is invalid. Reason: not valid base64-encoded data.",
-                        self.path(name)
-                    ))
-                })
+                STANDARD
+                    .decode(s)
+                    .map_err(|_| SqsError::invalid_parameter(texts::not_base64(&self.path(name))))
             })
             .transpose()
     }
@@ -194,10 +183,7 @@ impl Input for QueryInput<'_> {
         self.get(name)
             .map(|s| {
                 s.parse::<i32>().map_err(|_| {
-                    SqsError::invalid_parameter(format!(
-                        "Value {s} for parameter {} is invalid. Reason: must be an integer.",
-                        self.path(name)
-                    ))
+                    SqsError::invalid_parameter(texts::not_an_integer(&self.path(name), s))
                 })
             })
             .transpose()
@@ -238,9 +224,9 @@ impl Input for QueryInput<'_> {
                 (Some(_), None) => return Err(SqsError::missing_parameter(&self.path(&v_name))),
             };
             if map.insert(k.clone(), v.clone()).is_some() {
-                return Err(SqsError::invalid_parameter(format!(
-                    "{} {k} appears more than once in the request.",
-                    self.path(query)
+                return Err(SqsError::invalid_parameter(texts::map_key_repeated(
+                    &self.path(query),
+                    k,
                 )));
             }
         }
@@ -260,8 +246,8 @@ impl Input for QueryInput<'_> {
             };
             let value = self.attribute_value(&format!("{query}.{n}.Value."))?;
             if map.insert(name.clone(), value).is_some() {
-                return Err(SqsError::invalid_parameter(format!(
-                    "Message attribute name '{name}' is specified more than once."
+                return Err(SqsError::invalid_parameter(texts::attribute_name_repeated(
+                    name,
                 )));
             }
         }

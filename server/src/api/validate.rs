@@ -4,7 +4,7 @@
 //! receipt handles, …) is checked in apply, never here.
 
 use crate::api::model::*;
-use crate::error::{ErrorCode, SqsError, SqsResult};
+use crate::error::{ErrorCode, SqsError, SqsResult, texts};
 use std::collections::HashSet;
 
 /// Most entries a batch request may carry.
@@ -42,9 +42,7 @@ pub fn queue_name(name: &str) -> SqsResult<bool> {
         None => (name, false),
     };
     if stem.is_empty() || name.len() > MAX_QUEUE_NAME_LEN || !stem.bytes().all(is_name_byte) {
-        return Err(SqsError::invalid_parameter(
-            "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length",
-        ));
+        return Err(SqsError::invalid_parameter(texts::QUEUE_NAME_INVALID));
     }
     Ok(fifo)
 }
@@ -54,7 +52,7 @@ pub fn batch_entry_id(id: &str) -> SqsResult<()> {
     if id.is_empty() || id.len() > MAX_BATCH_ID_LEN || !id.bytes().all(is_name_byte) {
         return Err(SqsError::new(
             ErrorCode::InvalidBatchEntryId,
-            "A batch entry id can only contain alphanumeric characters, hyphens and underscores. It can be at most 80 letters long.",
+            texts::BATCH_ENTRY_ID_INVALID,
         ));
     }
     Ok(())
@@ -67,16 +65,13 @@ pub fn batch_ids<'a>(entry: &str, ids: impl IntoIterator<Item = &'a str>) -> Sqs
     if ids.is_empty() {
         return Err(SqsError::new(
             ErrorCode::EmptyBatchRequest,
-            format!("There should be at least one {entry} in the request."),
+            texts::empty_batch(entry),
         ));
     }
     if ids.len() > MAX_BATCH_ENTRIES {
         return Err(SqsError::new(
             ErrorCode::TooManyEntriesInBatchRequest,
-            format!(
-                "Maximum number of entries per request are {MAX_BATCH_ENTRIES}. You have sent {}.",
-                ids.len()
-            ),
+            texts::too_many_entries(MAX_BATCH_ENTRIES, ids.len()),
         ));
     }
     let mut seen = HashSet::new();
@@ -85,7 +80,7 @@ pub fn batch_ids<'a>(entry: &str, ids: impl IntoIterator<Item = &'a str>) -> Sqs
         if !seen.insert(id) {
             return Err(SqsError::new(
                 ErrorCode::BatchEntryIdsNotDistinct,
-                format!("Id {id} repeated."),
+                texts::id_repeated(id),
             ));
         }
     }
@@ -102,9 +97,6 @@ fn first_disallowed(s: &str) -> Option<char> {
     s.chars().find(|&c| !is_allowed_char(c))
 }
 
-const ALLOWED_SET: &str =
-    "#x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF";
-
 /// Checks a message body: non-empty, and only characters SQS allows.
 pub fn message_body(body: &str) -> SqsResult<()> {
     if body.is_empty() {
@@ -113,44 +105,39 @@ pub fn message_body(body: &str) -> SqsResult<()> {
     if let Some(c) = first_disallowed(body) {
         return Err(SqsError::new(
             ErrorCode::InvalidMessageContents,
-            format!(
-                "Invalid binary character '#x{:X}' was found in the message body, the set of allowed characters is {ALLOWED_SET}",
-                u32::from(c)
-            ),
+            texts::body_character_invalid(c),
         ));
     }
     Ok(())
 }
 
-/// Checks a message attribute name: 1–256 characters of `[A-Za-z0-9_.-]`, no leading,
-/// trailing or doubled `.`, and not starting with `AWS.` or `Amazon.` (any case).
+/// Checks a message attribute name: 1–256 characters, each a letter or digit (any
+/// script: AWS accepts e.g. `attr.1øßä`), `_`, `-` or `.`; no leading, trailing or doubled
+/// `.`, and not starting with `AWS.` or `Amazon.` (any case).
 pub fn message_attribute_name(name: &str) -> SqsResult<()> {
     let invalid = |reason: &str| {
-        Err(SqsError::invalid_parameter(format!(
-            "Message attribute name '{name}' is invalid. {reason}"
+        Err(SqsError::invalid_parameter(texts::attribute_name_invalid(
+            name, reason,
         )))
     };
     if name.is_empty() {
-        return Err(SqsError::invalid_parameter(
-            "Message attribute name must not be empty.",
-        ));
+        return Err(SqsError::invalid_parameter(texts::ATTRIBUTE_NAME_EMPTY));
     }
-    if name.len() > MAX_ATTRIBUTE_NAME_LEN {
-        return invalid("The name must be at most 256 characters long.");
+    if name.chars().count() > MAX_ATTRIBUTE_NAME_LEN {
+        return invalid(texts::ATTRIBUTE_NAME_TOO_LONG);
     }
-    if !name.bytes().all(|b| is_name_byte(b) || b == b'.') {
-        return invalid(
-            "The name can only contain alphanumeric characters, hyphens, underscores and periods.",
-        );
+    if !name
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return invalid(texts::ATTRIBUTE_NAME_CHARACTERS);
     }
     if name.starts_with('.') || name.ends_with('.') || name.contains("..") {
-        return invalid(
-            "The name must not start or end with a period, nor contain two successive periods.",
-        );
+        return invalid(texts::ATTRIBUTE_NAME_PERIODS);
     }
     let lower = name.to_ascii_lowercase();
     if lower.starts_with("aws.") || lower.starts_with("amazon.") {
-        return invalid("The prefixes AWS. and Amazon. are reserved.");
+        return invalid(texts::ATTRIBUTE_NAME_RESERVED);
     }
     Ok(())
 }
@@ -167,8 +154,8 @@ pub enum BaseType {
 /// Checks a message attribute data type and returns its base type.
 pub fn data_type(name: &str, data_type: &str) -> SqsResult<BaseType> {
     if data_type.is_empty() {
-        return Err(SqsError::invalid_parameter(format!(
-            "The message attribute '{name}' must contain non-empty message attribute type."
+        return Err(SqsError::invalid_parameter(texts::attribute_type_missing(
+            name,
         )));
     }
     let (base, custom) = match data_type.split_once('.') {
@@ -185,8 +172,8 @@ pub fn data_type(name: &str, data_type: &str) -> SqsResult<BaseType> {
         custom.is_none_or(|c| !c.is_empty() && c.bytes().all(|b| is_name_byte(b) || b == b'.'));
     match base {
         Some(base) if custom_ok && data_type.len() <= MAX_ATTRIBUTE_NAME_LEN => Ok(base),
-        _ => Err(SqsError::invalid_parameter(format!(
-            "The type of message attribute '{name}' is invalid. You must use only the following supported type prefixes: Binary, Number, String."
+        _ => Err(SqsError::invalid_parameter(texts::attribute_type_invalid(
+            name,
         ))),
     }
 }
@@ -243,48 +230,45 @@ pub fn message_attribute(name: &str, value: &MessageAttributeValue) -> SqsResult
     let base = data_type(name, &value.data_type)?;
     let has_list = !value.string_list_values.is_empty() || !value.binary_list_values.is_empty();
     if has_list {
-        return Err(SqsError::invalid_parameter(format!(
-            "Message attribute '{name}': StringListValues and BinaryListValues are not supported."
-        )));
+        return Err(SqsError::invalid_parameter(
+            texts::attribute_lists_unsupported(name),
+        ));
     }
     match (base, &value.string_value, &value.binary_value) {
         (BaseType::String | BaseType::Number, Some(s), None) => {
             if s.is_empty() {
-                return Err(SqsError::invalid_parameter(format!(
-                    "Message attribute '{name}' must contain a non-empty value of message attribute type '{}'.",
-                    value.data_type
+                return Err(SqsError::invalid_parameter(texts::attribute_value_empty(
+                    name,
+                    &value.data_type,
                 )));
             }
             if let Some(c) = first_disallowed(s) {
-                return Err(SqsError::new(
-                    ErrorCode::InvalidMessageContents,
-                    format!(
-                        "Invalid binary character '#x{:X}' was found in the value of message attribute '{name}', the set of allowed characters is {ALLOWED_SET}",
-                        u32::from(c)
-                    ),
+                // AWS reports this as InvalidParameterValue (InvalidMessageContents is
+                // for the body only).
+                return Err(SqsError::invalid_parameter(
+                    texts::attribute_character_invalid(name, c),
                 ));
             }
             if base == BaseType::Number && !is_number(s) {
-                return Err(SqsError::invalid_parameter(format!(
-                    "Can't cast the value of message (user) attribute '{name}' to a number."
+                return Err(SqsError::invalid_parameter(texts::attribute_not_a_number(
+                    name,
                 )));
             }
             Ok(())
         }
         (BaseType::Binary, None, Some(b)) if !b.is_empty() => Ok(()),
-        (BaseType::Binary, None, Some(_)) => Err(SqsError::invalid_parameter(format!(
-            "Message attribute '{name}' must contain a non-empty value of message attribute type 'Binary'."
-        ))),
+        (BaseType::Binary, None, Some(_)) => Err(SqsError::invalid_parameter(
+            texts::attribute_value_empty(name, "Binary"),
+        )),
         (base, _, _) => {
             let field = if base == BaseType::Binary {
                 "Binary"
             } else {
                 "String"
             };
-            Err(SqsError::invalid_parameter(format!(
-                "Message attribute '{name}' with type '{}' must use field '{field}'.",
-                value.data_type
-            )))
+            Err(SqsError::invalid_parameter(
+                texts::attribute_field_mismatch(name, &value.data_type, field),
+            ))
         }
     }
 }
@@ -292,9 +276,9 @@ pub fn message_attribute(name: &str, value: &MessageAttributeValue) -> SqsResult
 /// Checks a message's attributes: at most ten, each valid.
 pub fn message_attributes(attributes: &MessageAttributes) -> SqsResult<()> {
     if attributes.len() > MAX_MESSAGE_ATTRIBUTES {
-        return Err(SqsError::invalid_parameter(format!(
-            "Number of message attributes [{}] exceeds the allowed maximum [{MAX_MESSAGE_ATTRIBUTES}].",
-            attributes.len()
+        return Err(SqsError::invalid_parameter(texts::too_many_attributes(
+            attributes.len(),
+            MAX_MESSAGE_ATTRIBUTES,
         )));
     }
     for (name, value) in attributes {
@@ -307,14 +291,14 @@ pub fn message_attributes(attributes: &MessageAttributes) -> SqsResult<()> {
 pub fn message_system_attributes(attributes: &MessageAttributes) -> SqsResult<()> {
     for (name, value) in attributes {
         if name != "AWSTraceHeader" {
-            return Err(SqsError::invalid_parameter(format!(
-                "Message system attribute name '{name}' is invalid."
-            )));
+            return Err(SqsError::invalid_parameter(
+                texts::system_attribute_name_invalid(name),
+            ));
         }
         if value.data_type != "String" || value.string_value.as_deref().is_none_or(str::is_empty) {
-            return Err(SqsError::invalid_parameter(format!(
-                "Message system attribute '{name}' must have DataType 'String' and a non-empty StringValue."
-            )));
+            return Err(SqsError::invalid_parameter(
+                texts::system_attribute_value_invalid(name),
+            ));
         }
     }
     Ok(())
@@ -339,8 +323,11 @@ pub fn message_size(body: &str, attributes: &MessageAttributes) -> usize {
 
 fn range(name: &str, value: Option<i32>, min: i32, max: i32) -> SqsResult<()> {
     match value {
-        Some(v) if v < min || v > max => Err(SqsError::invalid_parameter(format!(
-            "Value {v} for parameter {name} is invalid. Reason: Must be between {min} and {max}."
+        Some(v) if v < min || v > max => Err(SqsError::invalid_parameter(texts::out_of_range(
+            name,
+            v.into(),
+            min.into(),
+            max.into(),
         ))),
         _ => Ok(()),
     }
@@ -353,9 +340,7 @@ fn token(name: &str, value: Option<&str>) -> SqsResult<()> {
                 || v.len() > MAX_FIFO_TOKEN_LEN
                 || !v.bytes().all(|b| (0x21..=0x7e).contains(&b)) =>
         {
-            Err(SqsError::invalid_parameter(format!(
-                "Value {v} for parameter {name} is invalid. Reason: It must be 1 to 128 characters of alphanumeric and punctuation characters."
-            )))
+            Err(SqsError::invalid_parameter(texts::token_invalid(name, v)))
         }
         _ => Ok(()),
     }
@@ -401,6 +386,46 @@ pub fn visibility_entry(e: &ChangeMessageVisibilityBatchRequestEntry) -> SqsResu
     )
 }
 
+/// Actions AddPermission may grant to other accounts (`*`: all of them).
+const GRANTABLE_ACTIONS: &[&str] = &[
+    "*",
+    "ChangeMessageVisibility",
+    "DeleteMessage",
+    "GetQueueAttributes",
+    "GetQueueUrl",
+    "ListDeadLetterSourceQueues",
+    "PurgeQueue",
+    "ReceiveMessage",
+    "SendMessage",
+];
+
+/// Checks AddPermission's lists: accounts and actions given, each action one that may
+/// be granted (the rest of the API is the owner's alone).
+fn add_permission(r: &AddPermissionRequest) -> SqsResult<()> {
+    if r.aws_account_ids.is_empty() {
+        return Err(SqsError::invalid_parameter(
+            "Value [] for parameter PrincipalId is invalid. Reason: Unable to verify.",
+        ));
+    }
+    if r.actions.is_empty() {
+        return Err(SqsError::missing_parameter("Actions"));
+    }
+    for action in &r.actions {
+        if GRANTABLE_ACTIONS.contains(&action.as_str()) {
+            continue;
+        }
+        let reason = if Action::from_name(action).is_some() {
+            "Only the queue owner is allowed to invoke this action."
+        } else {
+            "Please refer to the appropriate WSDL for a list of valid actions."
+        };
+        return Err(SqsError::invalid_parameter(format!(
+            "Value SQS:{action} for parameter ActionName is invalid. Reason: {reason}"
+        )));
+    }
+    Ok(())
+}
+
 /// The request-level syntax checks of a decoded request: whatever fails the whole
 /// request regardless of state. Per-entry checks of batches ([`send_batch_entry`],
 /// [`visibility_entry`]) are left to the caller, since their failures are reported per
@@ -429,9 +454,7 @@ pub fn request(request: &Request) -> SqsResult<()> {
             if total > MAX_BATCH_BYTES {
                 return Err(SqsError::new(
                     ErrorCode::BatchRequestTooLong,
-                    format!(
-                        "Batch requests cannot be longer than {MAX_BATCH_BYTES} bytes. You have sent {total} bytes."
-                    ),
+                    texts::batch_too_long(MAX_BATCH_BYTES, total),
                 ));
             }
             Ok(())
@@ -474,6 +497,11 @@ pub fn request(request: &Request) -> SqsResult<()> {
             0,
             MAX_VISIBILITY_TIMEOUT,
         ),
+        Request::AddPermission(r) => add_permission(r),
+        Request::TagQueue(r) if r.tags.is_empty() => Err(SqsError::missing_parameter("Tags")),
+        Request::UntagQueue(r) if r.tag_keys.is_empty() => {
+            Err(SqsError::missing_parameter("TagKeys"))
+        }
         Request::ListQueues(r) => range("MaxResults", r.max_results, 1, 1000),
         Request::ListDeadLetterSourceQueues(r) => range("MaxResults", r.max_results, 1, 1000),
         Request::ListMessageMoveTasks(r) => range("MaxResults", r.max_results, 1, 10),

@@ -7,7 +7,7 @@
 //! it becomes U+FFFD so the document stays well-formed.
 
 use crate::api::model::*;
-use crate::error::SqsError;
+use crate::error::{SqsError, texts};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use std::collections::BTreeMap;
@@ -281,8 +281,15 @@ pub fn encode_response(response: &Response, request_id: &str) -> Vec<u8> {
     if has_result(response) {
         let result = format!("{action}Result");
         x.open(&result);
+        let empty = x.out.len();
         x.result(response);
-        x.close(&result);
+        if x.out.len() == empty {
+            // An empty result is an empty element, e.g. `<ReceiveMessageResult/>`.
+            x.out.truncate(empty - 1);
+            x.out.push_str("/>");
+        } else {
+            x.close(&result);
+        }
     }
     x.open("ResponseMetadata")
         .text("RequestId", request_id)
@@ -306,7 +313,7 @@ pub fn encode_error(error: &SqsError, request_id: &str) -> Vec<u8> {
             },
         )
         .text("Code", error.code.query_code())
-        .text("Message", &error.message);
+        .text("Message", texts::for_query(error));
     x.out.push_str("<Detail/>");
     x.close("Error")
         .text("RequestId", request_id)

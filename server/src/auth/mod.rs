@@ -56,4 +56,6 @@ pub struct SignedRequest<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub access_key_id: String,
+    /// The region of the signature's scope (one of the accepted regions).
+    pub region: String,
 }

@@ -10,6 +10,7 @@ use aws_sigv4::http_request::{
 use aws_sigv4::sign::v4;
 
 use super::*;
+use crate::config::Regions;
 use crate::error::{ErrorCode, SqsError};
 
 const KEY: &str = "AKIAIOSFODNN7EXAMPLE";
@@ -147,6 +148,7 @@ fn verify(request: &http::Request<Vec<u8>>) -> Result<Principal, SqsError> {
 fn principal(key: &str) -> Result<Principal, SqsError> {
     Ok(Principal {
         access_key_id: key.to_owned(),
+        region: REGION.to_owned(),
     })
 }
 
@@ -298,6 +300,48 @@ fn clock_skew_of_fifteen_minutes_is_tolerated_and_no_more() {
             assert_error(result, ErrorCode::RequestExpired, message);
         }
     }
+}
+
+#[test]
+fn accepted_regions_verify_with_their_own_signing_key_and_name_the_region() {
+    let listed = Verifier::new(
+        CredentialStore::from_pairs([(KEY, SECRET)]),
+        Regions::Listed {
+            home: REGION.into(),
+            also: vec!["us-west-2".into()],
+        },
+        "sqs",
+    );
+    let any = Verifier::new(
+        CredentialStore::from_pairs([(KEY, SECRET)]),
+        Regions::Any,
+        "sqs",
+    );
+    for region in [REGION, "us-west-2"] {
+        let request = Client {
+            region,
+            ..Client::default()
+        }
+        .sign("POST", "/", &[FORM], QUERY_BODY);
+        for verifier in [&listed, &any] {
+            let principal = verify_with(verifier, &request, now()).unwrap();
+            assert_eq!(principal.region, region);
+        }
+    }
+    let unlisted = Client {
+        region: "ap-south-1",
+        ..Client::default()
+    }
+    .sign("POST", "/", &[FORM], QUERY_BODY);
+    assert_error(
+        verify_with(&listed, &unlisted, now()),
+        ErrorCode::SignatureDoesNotMatch,
+        "valid region, not 'ap-south-1'",
+    );
+    assert_eq!(
+        verify_with(&any, &unlisted, now()).unwrap().region,
+        "ap-south-1"
+    );
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! Checks a request's SigV4 signature against the configured region, service and keys.
+//! Checks a request's SigV4 signature against the accepted regions, the service and keys.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -9,6 +9,7 @@ use subtle::{Choice, ConstantTimeEq};
 use super::authorization::{self, AuthParams};
 use super::canonical::{PathEncoding, canonical_request, sha256_hex, string_to_sign};
 use super::{CredentialStore, Principal, SignedRequest, amz_date};
+use crate::config::Regions;
 use crate::error::{ErrorCode, SqsError};
 
 /// How far a request's timestamp may be from the server's clock.
@@ -19,25 +20,26 @@ const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 
 const TERMINATOR: &str = "aws4_request";
 
-/// Verifies SigV4 signatures (header and presigned-URL forms) for one region and service.
+/// Verifies SigV4 signatures (header and presigned-URL forms) for the accepted regions
+/// and one service.
 #[derive(Debug, Clone)]
 pub struct Verifier {
     store: Arc<CredentialStore>,
-    region: String,
+    regions: Regions,
     service: String,
 }
 
 impl Verifier {
-    /// A verifier accepting credentials scoped to `region` and `service` (`sqs` in
-    /// production).
+    /// A verifier accepting credentials scoped to one of `regions` (a `&str` for just one)
+    /// and `service` (`sqs` in production).
     pub fn new(
         store: Arc<CredentialStore>,
-        region: impl Into<String>,
+        regions: impl Into<Regions>,
         service: impl Into<String>,
     ) -> Self {
         Verifier {
             store,
-            region: region.into(),
+            regions: regions.into(),
             service: service.into(),
         }
     }
@@ -64,7 +66,8 @@ impl Verifier {
                 )
             })?;
         let payload_hashes = payload_hashes(req, auth.presigned)?;
-        let signing_key = generate_signing_key(&secret, auth.time, &self.region, &self.service);
+        let signing_key =
+            generate_signing_key(&secret, auth.time, &credential.region, &self.service);
         let scope = credential.scope();
         let provided = auth.signature.as_bytes();
 
@@ -92,6 +95,7 @@ impl Verifier {
         if bool::from(matched) {
             return Ok(Principal {
                 access_key_id: credential.access_key_id.clone(),
+                region: credential.region.clone(),
             });
         }
         if tracing::enabled!(tracing::Level::DEBUG) {
@@ -130,7 +134,7 @@ impl Verifier {
                 self.service
             )));
         }
-        if credential.region != self.region {
+        if !self.regions.accepts(&credential.region) {
             return Err(signature_mismatch(format!(
                 "Credential should be scoped to a valid region, not '{}'.",
                 credential.region

@@ -8,18 +8,22 @@ use crate::api::md5::{md5_of_attributes, md5_of_body};
 use crate::api::model::{self as m, MessageAttributeValue, MessageAttributes, Request, Response};
 use crate::api::validate;
 use crate::auth::Principal;
-use crate::error::{SqsError, SqsResult};
-use crate::http::{receipt, task_handle};
+use crate::error::{ErrorCode, SqsError, SqsResult, texts};
+use crate::http::task_handle;
 use crate::node::{Node, now_ms};
-use crate::receive::ReceiveCall;
-use crate::sm::catalog;
 use crate::sm::command::MoveStatus;
 use crate::sm::command::{
     AttributeValue, BatchFailure, Command, HandleEntry, Op, Output, ReadOp, ReceivedMessage,
     SendEntry, VisibilityEntry,
 };
+use crate::sm::messages::dead_letter;
 use crate::sm::txn::DbRead;
+use crate::sm::{queue_key, queue_record, receipt};
+use crate::wire::ReceiveCall;
 use std::collections::BTreeMap;
+
+/// The message system attribute that carries an X-Ray trace header.
+const TRACE_HEADER: &str = "AWSTraceHeader";
 
 /// What the edge knows about the request besides its body.
 pub struct Context<'a> {
@@ -28,6 +32,21 @@ pub struct Context<'a> {
     pub url_base: &'a str,
     /// Identifies the request across retries (see [`Command::request_id`]).
     pub request_id: &'a str,
+    /// The `X-Amzn-Trace-Id` header: sends store it as `AWSTraceHeader` unless the
+    /// request gives that system attribute itself.
+    pub trace_header: Option<&'a str>,
+}
+
+impl Context<'_> {
+    /// The catalog key of queue `name` in the region the request was signed for.
+    fn queue_key(&self, node: &Node, name: &str) -> String {
+        queue_key::key(&node.config.region, &self.principal.region, name)
+    }
+
+    /// The catalog key of the queue a QueueUrl denotes (see [`name_of`]).
+    fn queue_of(&self, node: &Node, url: &str) -> SqsResult<String> {
+        Ok(self.queue_key(node, &name_of(url)?))
+    }
 }
 
 /// Runs a request through the node.
@@ -37,12 +56,13 @@ pub async fn execute(node: &Node, ctx: &Context<'_>, request: Request) -> SqsRes
         time_ms: now_ms(),
         op,
     };
-    let url = |name: &str| format!("{}/{name}", ctx.url_base);
+    let url = |key: &str| format!("{}/{}", ctx.url_base, queue_key::name(key));
+    let arn = |key: &str| queue_key::arn(key, &node.config.region, &node.config.account_id);
     Ok(match request {
         Request::CreateQueue(r) => {
             let out = node
                 .write(write(Op::CreateQueue {
-                    name: r.queue_name,
+                    name: ctx.queue_key(node, &r.queue_name),
                     attributes: r.attributes,
                     tags: r.tags,
                 }))
@@ -53,14 +73,14 @@ pub async fn execute(node: &Node, ctx: &Context<'_>, request: Request) -> SqsRes
         }
         Request::DeleteQueue(r) => {
             node.write(write(Op::DeleteQueue {
-                name: name_of(&r.queue_url)?,
+                name: ctx.queue_of(node, &r.queue_url)?,
             }))
             .await?;
             Response::DeleteQueue
         }
         Request::SetQueueAttributes(r) => {
             node.write(write(Op::SetQueueAttributes {
-                name: name_of(&r.queue_url)?,
+                name: ctx.queue_of(node, &r.queue_url)?,
                 attributes: r.attributes,
             }))
             .await?;
@@ -68,7 +88,7 @@ pub async fn execute(node: &Node, ctx: &Context<'_>, request: Request) -> SqsRes
         }
         Request::TagQueue(r) => {
             node.write(write(Op::TagQueue {
-                name: name_of(&r.queue_url)?,
+                name: ctx.queue_of(node, &r.queue_url)?,
                 tags: r.tags,
             }))
             .await?;
@@ -76,7 +96,7 @@ pub async fn execute(node: &Node, ctx: &Context<'_>, request: Request) -> SqsRes
         }
         Request::UntagQueue(r) => {
             node.write(write(Op::UntagQueue {
-                name: name_of(&r.queue_url)?,
+                name: ctx.queue_of(node, &r.queue_url)?,
                 keys: r.tag_keys,
             }))
             .await?;
@@ -84,17 +104,14 @@ pub async fn execute(node: &Node, ctx: &Context<'_>, request: Request) -> SqsRes
         }
         Request::PurgeQueue(r) => {
             node.write(write(Op::PurgeQueue {
-                queue: name_of(&r.queue_url)?,
+                queue: ctx.queue_of(node, &r.queue_url)?,
             }))
             .await?;
             Response::PurgeQueue
         }
         Request::AddPermission(r) => {
-            let queue = name_of(&r.queue_url)?;
-            let resource = format!(
-                "arn:aws:sqs:{}:{}:{queue}",
-                node.config.region, node.config.account_id
-            );
+            let queue = ctx.queue_of(node, &r.queue_url)?;
+            let resource = arn(&queue);
             node.write(write(Op::AddPermission {
                 queue,
                 label: r.label,
@@ -107,7 +124,7 @@ pub async fn execute(node: &Node, ctx: &Context<'_>, request: Request) -> SqsRes
         }
         Request::RemovePermission(r) => {
             node.write(write(Op::RemovePermission {
-                queue: name_of(&r.queue_url)?,
+                queue: ctx.queue_of(node, &r.queue_url)?,
                 label: r.label,
             }))
             .await?;
@@ -115,21 +132,20 @@ pub async fn execute(node: &Node, ctx: &Context<'_>, request: Request) -> SqsRes
         }
         Request::GetQueueUrl(r) => {
             let out = node
-                .read(ReadOp::GetQueueUrl { name: r.queue_name })
+                .read(ReadOp::GetQueueUrl {
+                    name: ctx.queue_key(node, &r.queue_name),
+                })
                 .await?;
             Response::GetQueueUrl(m::GetQueueUrlResult {
                 queue_url: url(&queue_name(&out)?),
             })
         }
         Request::GetQueueAttributes(r) => {
-            let mut names = r.attribute_names;
-            if names.is_empty() {
-                names.push("All".into());
-            }
+            // No AttributeNames: no attributes (the queue must still exist), as on AWS.
             let out = node
                 .read(ReadOp::GetQueueAttributes {
-                    name: name_of(&r.queue_url)?,
-                    names,
+                    name: ctx.queue_of(node, &r.queue_url)?,
+                    names: r.attribute_names,
                 })
                 .await?;
             let Output::Attributes(attributes) = out else {
@@ -144,7 +160,8 @@ pub async fn execute(node: &Node, ctx: &Context<'_>, request: Request) -> SqsRes
                 .transpose()?;
             let out = node
                 .read(ReadOp::ListQueues {
-                    prefix: r.queue_name_prefix,
+                    prefix: Some(ctx.queue_key(node, r.queue_name_prefix.as_deref().unwrap_or("")))
+                        .filter(|p| !p.is_empty()),
                     max_results,
                     next_token: r.next_token,
                 })
@@ -160,7 +177,7 @@ pub async fn execute(node: &Node, ctx: &Context<'_>, request: Request) -> SqsRes
         Request::ListQueueTags(r) => {
             let out = node
                 .read(ReadOp::ListQueueTags {
-                    name: name_of(&r.queue_url)?,
+                    name: ctx.queue_of(node, &r.queue_url)?,
                 })
                 .await?;
             let Output::Tags(tags) = out else {
@@ -175,7 +192,7 @@ pub async fn execute(node: &Node, ctx: &Context<'_>, request: Request) -> SqsRes
                 .transpose()?;
             let out = node
                 .read(ReadOp::ListDeadLetterSourceQueues {
-                    name: name_of(&r.queue_url)?,
+                    name: ctx.queue_of(node, &r.queue_url)?,
                     max_results,
                     next_token: r.next_token,
                 })
@@ -201,7 +218,7 @@ pub async fn execute(node: &Node, ctx: &Context<'_>, request: Request) -> SqsRes
             );
             let out = node
                 .write(write(Op::SendMessages {
-                    queue: name_of(&r.queue_url)?,
+                    queue: ctx.queue_of(node, &r.queue_url)?,
                     entries: vec![entry],
                 }))
                 .await?;
@@ -250,10 +267,11 @@ pub async fn execute(node: &Node, ctx: &Context<'_>, request: Request) -> SqsRes
                 }
             } else {
                 node.write(write(Op::SendMessages {
-                    queue: name_of(&r.queue_url)?,
+                    queue: ctx.queue_of(node, &r.queue_url)?,
                     entries,
                 }))
-                .await?
+                .await
+                .map_err(whole_batch_error)?
             };
             let Output::Sent {
                 successful,
@@ -286,7 +304,7 @@ pub async fn execute(node: &Node, ctx: &Context<'_>, request: Request) -> SqsRes
             }];
             let out = node
                 .write(write(Op::DeleteMessages {
-                    queue: name_of(&r.queue_url)?,
+                    queue: ctx.queue_of(node, &r.queue_url)?,
                     entries,
                 }))
                 .await?;
@@ -305,7 +323,7 @@ pub async fn execute(node: &Node, ctx: &Context<'_>, request: Request) -> SqsRes
             let (successful, more) = batch(
                 node,
                 write(Op::DeleteMessages {
-                    queue: name_of(&r.queue_url)?,
+                    queue: ctx.queue_of(node, &r.queue_url)?,
                     entries,
                 }),
             )
@@ -324,7 +342,7 @@ pub async fn execute(node: &Node, ctx: &Context<'_>, request: Request) -> SqsRes
             }];
             let out = node
                 .write(write(Op::ChangeVisibility {
-                    queue: name_of(&r.queue_url)?,
+                    queue: ctx.queue_of(node, &r.queue_url)?,
                     entries,
                 }))
                 .await?;
@@ -352,7 +370,7 @@ pub async fn execute(node: &Node, ctx: &Context<'_>, request: Request) -> SqsRes
             let (successful, more) = batch(
                 node,
                 write(Op::ChangeVisibility {
-                    queue: name_of(&r.queue_url)?,
+                    queue: ctx.queue_of(node, &r.queue_url)?,
                     entries,
                 }),
             )
@@ -364,11 +382,11 @@ pub async fn execute(node: &Node, ctx: &Context<'_>, request: Request) -> SqsRes
             })
         }
         Request::StartMessageMoveTask(r) => {
-            let source = name_from_arn(&r.source_arn)?;
+            let source = key_from_arn(node, &r.source_arn)?;
             let destination = r
                 .destination_arn
                 .as_deref()
-                .map(name_from_arn)
+                .map(|a| key_from_arn(node, a))
                 .transpose()?;
             let out = node
                 .write(write(Op::StartMoveTask {
@@ -401,18 +419,12 @@ pub async fn execute(node: &Node, ctx: &Context<'_>, request: Request) -> SqsRes
         Request::ListMessageMoveTasks(r) => {
             let out = node
                 .read(ReadOp::ListMoveTasks {
-                    source: name_from_arn(&r.source_arn)?,
+                    source: key_from_arn(node, &r.source_arn)?,
                     max_results: r.max_results.map_or(1, |n| u32::try_from(n).unwrap_or(0)),
                 })
                 .await?;
             let Output::MoveTasks(tasks) = out else {
                 return Err(unexpected(&out));
-            };
-            let arn = |name: &str| {
-                format!(
-                    "arn:aws:sqs:{}:{}:{name}",
-                    node.config.region, node.config.account_id
-                )
             };
             Response::ListMessageMoveTasks(m::ListMessageMoveTasksResult {
                 results: tasks
@@ -438,10 +450,12 @@ pub async fn execute(node: &Node, ctx: &Context<'_>, request: Request) -> SqsRes
     })
 }
 
-/// The queue name a QueueUrl denotes (any host is accepted: the last path segment).
+/// The queue name a QueueUrl denotes: the last path segment of a URL with any host, or
+/// the value itself when it is a bare queue name (AWS accepts `QueueUrl=orders`).
 pub fn name_of(url: &str) -> SqsResult<String> {
     let path = match url.split_once("://") {
         Some((_, rest)) => rest.split_once('/').map_or("", |(_, path)| path),
+        None if !url.contains('/') && !url.is_empty() => return Ok(url.to_string()),
         None => url.trim_start_matches('/'),
     };
     let path = path.trim_end_matches('/');
@@ -451,14 +465,14 @@ pub fn name_of(url: &str) -> SqsResult<String> {
     }
 }
 
-/// The queue name an SQS ARN names (`arn:aws:sqs:<region>:<account>:<name>`).
-fn name_from_arn(arn: &str) -> SqsResult<String> {
+/// The catalog key of the queue an SQS ARN names (`arn:aws:sqs:<region>:<account>:<name>`).
+fn key_from_arn(node: &Node, arn: &str) -> SqsResult<String> {
     let parts: Vec<&str> = arn.split(':').collect();
     match parts.as_slice() {
-        ["arn", _, "sqs", _, _, name] if !name.is_empty() => Ok(name.to_string()),
-        _ => Err(SqsError::invalid_parameter(format!(
-            "{arn} is not a valid queue ARN."
-        ))),
+        ["arn", _, "sqs", region, _, name] if !name.is_empty() => {
+            Ok(queue_key::key(&node.config.region, region, name))
+        }
+        _ => Err(SqsError::invalid_parameter(texts::queue_arn_invalid(arn))),
     }
 }
 
@@ -467,9 +481,7 @@ fn unexpected(out: &Output) -> SqsError {
 }
 
 fn max_results_error() -> SqsError {
-    SqsError::invalid_parameter(
-        "Value for parameter MaxResults is invalid. Reason: MaxResults must be an integer between 1 and 1000.",
-    )
+    SqsError::invalid_parameter(texts::MAX_RESULTS)
 }
 
 fn queue_name(out: &Output) -> SqsResult<String> {
@@ -489,8 +501,11 @@ fn visibility(seconds: i32) -> SqsResult<u32> {
         .ok()
         .filter(|s| *s <= crate::sm::messages::MAX_VISIBILITY_TIMEOUT)
         .ok_or_else(|| {
-            SqsError::invalid_parameter(format!(
-                "Value {seconds} for parameter VisibilityTimeout is invalid. Reason: Must be between 0 and 43200."
+            SqsError::invalid_parameter(texts::out_of_range(
+                "VisibilityTimeout",
+                seconds.into(),
+                0,
+                43_200,
             ))
         })
 }
@@ -524,6 +539,15 @@ async fn batch(
             failed,
         )),
         other => Err(unexpected(&other)),
+    }
+}
+
+/// A SendMessageBatch that fails as a whole (a FIFO entry without its group) reports
+/// a missing parameter as `InvalidParameterValue`, as AWS does for the batch form.
+fn whole_batch_error(error: SqsError) -> SqsError {
+    match error.code {
+        ErrorCode::MissingParameter => SqsError::invalid_parameter(error.message),
+        _ => error,
     }
 }
 
@@ -601,12 +625,25 @@ fn send_entry(
     dedup_id: Option<String>,
 ) -> SendEntry {
     let size = validate::message_size(&body, &attributes) as u64;
+    // The digest covers the system attributes the client sent, which it can check.
+    let md5_system_attributes = md5_of_attributes(&system_attributes);
+    let mut system_attributes = system_attributes;
+    if let Some(trace) = ctx.trace_header
+        && !system_attributes.contains_key(TRACE_HEADER)
+    {
+        let value = MessageAttributeValue {
+            data_type: "String".into(),
+            string_value: Some(trace.to_string()),
+            ..Default::default()
+        };
+        system_attributes.insert(TRACE_HEADER.to_string(), value);
+    }
     SendEntry {
         id: id.to_string(),
         message_id: message_id(),
         md5_body: md5_of_body(&body),
         md5_attributes: md5_of_attributes(&attributes),
-        md5_system_attributes: md5_of_attributes(&system_attributes),
+        md5_system_attributes,
         body,
         // Validated to 0–900 at decode time.
         delay_seconds: delay_seconds.and_then(|d| u32::try_from(d).ok()),
@@ -626,13 +663,13 @@ async fn receive(
     ctx: &Context<'_>,
     r: m::ReceiveMessageRequest,
 ) -> SqsResult<Response> {
-    let queue = name_of(&r.queue_url)?;
+    let queue = ctx.queue_of(node, &r.queue_url)?;
     let wait_seconds = match r.wait_time_seconds {
         Some(w) => u64::try_from(w).unwrap_or(0),
         None => {
             // The queue's default, as this node knows it (only decides how long to wait).
             let db = node.sm.state_db().get();
-            catalog::load(&DbRead(&db), &queue)
+            queue_record::load(&DbRead(&db), &queue)
                 .ok()
                 .flatten()
                 .and_then(|q| {
@@ -664,10 +701,16 @@ async fn receive(
         .into_iter()
         .map(str::to_string)
         .collect::<Vec<_>>();
+    let arn = |name: &str| {
+        format!(
+            "arn:aws:sqs:{}:{}:{name}",
+            node.config.region, node.config.account_id
+        )
+    };
     Ok(Response::ReceiveMessage(m::ReceiveMessageResult {
         messages: messages
             .into_iter()
-            .map(|msg| render_message(msg, &system_names, &r.message_attribute_names))
+            .map(|msg| render_message(msg, &system_names, &r.message_attribute_names, &arn))
             .collect(),
     }))
 }
@@ -676,6 +719,7 @@ fn render_message(
     msg: ReceivedMessage,
     system_names: &[String],
     attribute_names: &[String],
+    queue_arn: &dyn Fn(&str) -> String,
 ) -> m::Message {
     let all_system = system_names.iter().any(|n| n == "All");
     let want = |n: &str| all_system || system_names.iter().any(|s| s == n);
@@ -697,11 +741,15 @@ fn render_message(
         "ApproximateFirstReceiveTimestamp",
         Some(msg.first_receive_ms.to_string()),
     );
-    put(
-        "AWSTraceHeader",
+    let system = |name: &str| {
         msg.system_attributes
-            .get("AWSTraceHeader")
-            .and_then(|v| v.string_value.clone()),
+            .get(name)
+            .and_then(|v| v.string_value.clone())
+    };
+    put(TRACE_HEADER, system(TRACE_HEADER));
+    put(
+        "DeadLetterQueueSourceArn",
+        system(dead_letter::SOURCE_ATTRIBUTE).map(|name| queue_arn(&name)),
     );
     put("MessageGroupId", msg.group_id.clone());
     put("MessageDeduplicationId", msg.dedup_id.clone());
@@ -721,14 +769,15 @@ fn render_message(
     }
 }
 
-/// MessageAttributeNames selection: `All`, `.*`, `prefix.*` or exact names.
+/// MessageAttributeNames selection: `All`, `*` or `.*` select every attribute,
+/// `<prefix>.*` those whose name starts with `<prefix>` (as AWS does: `Hel.*` selects
+/// `Hello` and `Help.Me`), anything else the attribute of exactly that name.
 fn attribute_selected(name: &str, selectors: &[String]) -> bool {
     selectors.iter().any(|s| {
-        s == "All"
-            || s == ".*"
+        matches!(s.as_str(), "All" | "*" | ".*")
             || s == name
             || s.strip_suffix(".*")
-                .is_some_and(|prefix| name.starts_with(&format!("{prefix}.")))
+                .is_some_and(|prefix| name.starts_with(prefix))
     })
 }
 
@@ -744,7 +793,8 @@ mod tests {
             "q.fifo"
         );
         assert_eq!(name_of("/000000000000/q2").unwrap(), "q2");
-        assert!(name_of("not-a-url").is_err());
+        assert_eq!(name_of("orders").unwrap(), "orders");
+        assert!(name_of("").is_err());
         assert!(name_of("http://h/").is_err());
     }
 
@@ -753,8 +803,12 @@ mod tests {
         let sel = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
         assert!(attribute_selected("a.b", &sel(&["All"])));
         assert!(attribute_selected("a.b", &sel(&[".*"])));
+        assert!(attribute_selected("a.b", &sel(&["*"])));
         assert!(attribute_selected("a.b", &sel(&["a.*"])));
-        assert!(!attribute_selected("ab", &sel(&["a.*"])));
+        assert!(attribute_selected("Hello", &sel(&["Hel.*"])));
+        assert!(attribute_selected("Help.Me", &sel(&["Hel.*"])));
+        assert!(attribute_selected("Custom1", &sel(&["Custom.*"])));
+        assert!(!attribute_selected("Hi", &sel(&["Hel.*"])));
         assert!(attribute_selected("x", &sel(&["x"])));
         assert!(!attribute_selected("x", &sel(&[])));
     }

@@ -3,7 +3,7 @@
 
 use crate::api;
 use crate::auth::SignedRequest;
-use crate::error::{ErrorCode, SqsError};
+use crate::error::{ErrorCode, SqsError, texts};
 use crate::http::dispatch::{self, Context};
 use crate::node::Node;
 use bytes::Bytes;
@@ -12,7 +12,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 /// Largest request body read: a 1 MiB batch, escaped or form-encoded, fits with room.
 const MAX_BODY: usize = 8 << 20;
@@ -31,9 +31,7 @@ pub async fn handle(
         Ok(body) => serve(&node, &parts, &body.to_bytes(), &request_id).await,
         Err(_) => (
             None,
-            Err(SqsError::invalid_parameter(
-                "The request body is too large.",
-            )),
+            Err(SqsError::invalid_parameter(texts::BODY_TOO_LARGE)),
         ),
     };
     let outcome = match &result {
@@ -50,7 +48,12 @@ pub async fn handle(
     {
         tracing::warn!(action = action.as_deref().unwrap_or("unknown"), error = %e, "request failed");
     }
-    let (parts, body) = api::render(protocol, &result, &request_id).into_parts();
+    let rendered = if protocol == api::Protocol::Query && api::accepts_json(&parts.headers) {
+        api::render_query_as_json(&result, &request_id)
+    } else {
+        api::render(protocol, &result, &request_id)
+    };
+    let (parts, body) = rendered.into_parts();
     Response::from_parts(parts, Full::new(body))
 }
 
@@ -72,7 +75,9 @@ async fn serve(
             authority,
             body,
         },
-        SystemTime::now(),
+        // The cluster time, not this node's own clock: a node whose clock is stepped
+        // or drifting keeps accepting correctly timed signatures (`peer/clock.rs`).
+        UNIX_EPOCH + Duration::from_millis(node.clock.now_ms()),
     ) {
         Ok(p) => p,
         Err(e) => return (None, Err(e)),
@@ -104,6 +109,10 @@ async fn serve(
         principal: &principal,
         url_base: &url_base,
         request_id: &request_id,
+        trace_header: parts
+            .headers
+            .get("x-amzn-trace-id")
+            .and_then(|v| v.to_str().ok()),
     };
     let is_send = matches!(
         request,

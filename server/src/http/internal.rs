@@ -2,11 +2,12 @@
 
 use crate::codec::{decode, encode};
 use crate::http::admin;
-use crate::http::forward::{FORWARD_READ, FORWARD_RECEIVE, FORWARD_WRITE, FORWARD_WRITES};
 use crate::http::serve::respond;
 use crate::node::Node;
+use crate::peer::clock::wall_ms;
 use crate::raft::rpc;
 use crate::sm::command::Command;
+use crate::wire::{CLOCK, FORWARD_READ, FORWARD_RECEIVE, FORWARD_WRITE, FORWARD_WRITES};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full, Limited};
@@ -69,6 +70,7 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>) -> Response<Full<By
             Ok(call) => encode(&node.receive_for_follower(&call).await),
             Err(e) => Err(e),
         },
+        CLOCK => encode(&wall_ms()),
         _ => rpc::handle(&node.raft, &path, &body).await,
     };
     match reply {

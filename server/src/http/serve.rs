@@ -1,4 +1,6 @@
-//! Accept loop shared by both listeners: HTTP/1.1 and cleartext HTTP/2 on one port.
+//! Accept loop shared by both listeners: HTTP/1.1 and HTTP/2 on one port, in cleartext or
+//! behind a TLS handshake (the internal port's mutual TLS) that must succeed before a byte
+//! of HTTP is read.
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -10,11 +12,20 @@ use hyper_util::server::conn::auto;
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
-/// Serves `handler` on `listener` until the process ends.
-pub async fn serve<H, Fut>(listener: TcpListener, handler: Arc<H>)
-where
+/// A connection that has not finished its TLS handshake by then is closed.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves `handler` on `listener` until the process ends; with `tls`, every connection
+/// first completes a handshake under that configuration or is closed.
+pub async fn serve<H, Fut>(
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    handler: Arc<H>,
+) where
     H: Fn(Request<Incoming>, std::net::SocketAddr) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Response<Full<Bytes>>> + Send + 'static,
 {
@@ -29,24 +40,38 @@ where
         };
         let _ = stream.set_nodelay(true);
         let handler = handler.clone();
+        let acceptor = tls.clone().map(TlsAcceptor::from);
         tokio::spawn(async move {
-            let service = service_fn(move |req| {
-                let handler = handler.clone();
-                async move { Ok::<_, Infallible>(handler(req, peer).await) }
-            });
-            let mut builder = auto::Builder::new(TokioExecutor::new());
-            builder
-                .http2()
-                .initial_stream_window_size(4 << 20)
-                .initial_connection_window_size(8 << 20)
-                .max_concurrent_streams(1024);
-            if let Err(e) = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
-                tracing::debug!(%peer, error = %e, "connection ended with error");
+            let Some(acceptor) = acceptor else {
+                return serve_connection(stream, peer, handler).await;
+            };
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(stream)) => serve_connection(stream, peer, handler).await,
+                Ok(Err(e)) => tracing::warn!(%peer, error = %e, "TLS handshake refused"),
+                Err(_) => tracing::warn!(%peer, "TLS handshake timed out"),
             }
         });
+    }
+}
+
+async fn serve_connection<I, H, Fut>(io: I, peer: std::net::SocketAddr, handler: Arc<H>)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    H: Fn(Request<Incoming>, std::net::SocketAddr) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    let service = service_fn(move |req| {
+        let handler = handler.clone();
+        async move { Ok::<_, Infallible>(handler(req, peer).await) }
+    });
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http2()
+        .initial_stream_window_size(4 << 20)
+        .initial_connection_window_size(8 << 20)
+        .max_concurrent_streams(1024);
+    if let Err(e) = builder.serve_connection(TokioIo::new(io), service).await {
+        tracing::debug!(%peer, error = %e, "connection ended with error");
     }
 }
 

@@ -5,12 +5,14 @@ use crate::metrics::{gauge, gauges};
 use crate::node::Node;
 use crate::raft::db_memory::DbMemory;
 use bytes::Bytes;
+use http::header::{DATE, HeaderValue};
 use http::{Request, Response};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use openraft::async_runtime::WatchReceiver;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
 
 /// Handles one request on the SQS port.
 pub async fn handle(
@@ -18,6 +20,18 @@ pub async fn handle(
     req: Request<Incoming>,
     peer: SocketAddr,
 ) -> Response<Full<Bytes>> {
+    let now = UNIX_EPOCH + Duration::from_millis(node.clock.now_ms());
+    let mut response = route(node, req, peer).await;
+    // The Date header carries the cluster time SigV4 is checked against (`edge.rs`), not
+    // this node's own clock: AWS SDKs correct their clock skew from it, so a node with a
+    // wrong clock would otherwise teach its clients to sign at the wrong time.
+    if let Ok(date) = HeaderValue::from_str(&httpdate::fmt_http_date(now)) {
+        response.headers_mut().insert(DATE, date);
+    }
+    response
+}
+
+async fn route(node: Arc<Node>, req: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
     match (req.method().as_str(), req.uri().path()) {
         ("GET", "/healthz") => respond(200, "text/plain", "ok\n"),
         ("GET", "/readyz") => {

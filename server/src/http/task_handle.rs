@@ -1,6 +1,8 @@
 //! Message move task handles on the wire: opaque, naming the source queue and task.
 
-use crate::error::{ErrorCode, SqsError, SqsResult};
+#[cfg(test)]
+use crate::error::ErrorCode;
+use crate::error::{SqsError, SqsResult, texts};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -11,7 +13,7 @@ pub fn encode(source: &str, task_id: u64) -> String {
 
 /// Decodes a handle into (source queue name, task id).
 pub fn decode(handle: &str) -> SqsResult<(String, u64)> {
-    let invalid = || SqsError::new(ErrorCode::ResourceNotFound, "The task handle is not valid.");
+    let invalid = || SqsError::invalid_parameter(texts::TASK_HANDLE_INVALID);
     let text = URL_SAFE_NO_PAD
         .decode(handle)
         .ok()
@@ -30,7 +32,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn handles_round_trip_and_garbage_is_not_found() {
+    fn handles_round_trip_and_garbage_is_an_invalid_parameter() {
         assert_eq!(
             decode(&encode("dlq.fifo", 3)).unwrap(),
             ("dlq.fifo".to_string(), 3)
@@ -43,7 +45,7 @@ mod tests {
         ] {
             assert_eq!(
                 decode(bad).unwrap_err().code,
-                ErrorCode::ResourceNotFound,
+                ErrorCode::InvalidParameterValue,
                 "{bad:?}"
             );
         }

@@ -10,8 +10,8 @@ use super::Raft;
 use crate::admin_types::Member;
 use crate::batcher::{Batcher, Limits};
 use crate::error::SqsError;
-use crate::node::ForwardReply;
 use crate::sm::command::{Command, CommandResult, Op, Output};
+use crate::wire::ForwardReply;
 use openraft::error::{ClientWriteError, RaftError};
 
 /// How entries are filled: 4 in flight, up to 256 commands or about 256 KiB of message

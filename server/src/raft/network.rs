@@ -4,7 +4,7 @@ use super::rpc::{self, RemoteResult, SnapshotHeader};
 use super::snapshot::SnapshotFile;
 use super::{TypeConfig, Vote};
 use crate::codec::{decode, encode};
-use crate::http::client::{CallError, InternalClient};
+use crate::peer::client::{CallError, InternalClient};
 use bytes::Bytes;
 use openraft::error::{
     NetworkError, RPCError, ReplicationClosed, StreamingError, Timeout, Unreachable,

@@ -1,5 +1,6 @@
 //! Wake-ups for long polls: applying a round that makes messages receivable in a queue
-//! notifies the receives waiting on that queue on this node (DESIGN principle 4).
+//! notifies the receives waiting on that queue on this node — long polling is event
+//! driven, never a sleep-and-rescan loop.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};

@@ -13,8 +13,8 @@ use super::{LogId, SnapshotMeta, StoredMembership, TypeConfig};
 use crate::codec::{decode, encode};
 use crate::sm::apply::apply_command;
 use crate::sm::command::{CommandResponse, Output};
-use crate::sm::keys;
 use crate::sm::txn::{Txn, storage_err};
+use crate::sm::{format, keys};
 use futures::{Stream, TryStreamExt};
 use openraft::alias::SnapshotOf;
 use openraft::storage::{
@@ -106,6 +106,7 @@ impl StateMachineStore {
         let path = sm_dir.join(&current_name);
         let db = DB::open(&db_options(), &path)
             .map_err(|e| io::Error::other(format!("open state db {}: {e}", path.display())))?;
+        stamp_format(&db).map_err(|e| ctx(e, &path))?;
         let store = StateMachineStore {
             db: StateDb {
                 current: Arc::new(RwLock::new(Arc::new(db))),
@@ -184,6 +185,7 @@ impl StateMachineStore {
         batch.put(keys::META_LAST_APPLIED, encode(&meta.last_log_id)?);
         batch.put(keys::META_MEMBERSHIP, encode(&meta.last_membership)?);
         db.write(batch).map_err(storage_err)?;
+        stamp_format(&db).map_err(|e| ctx(e, path))?;
         db.flush().map_err(storage_err)?;
         db.flush_wal(true).map_err(storage_err)?;
         write_current(&self.sm_dir, &name)?;
@@ -206,6 +208,17 @@ impl StateMachineStore {
         self.snapshot_dir
             .join(format!("incoming-{}.part", rand::random::<u64>()))
     }
+}
+
+/// Checks that this build reads the state's format, migrates an older one and records the
+/// format it writes (a state from before versions were recorded is version 1).
+fn stamp_format(db: &DB) -> io::Result<()> {
+    format::upgrade(db).map(drop)
+}
+
+/// Adds which state database or snapshot an error is about.
+fn ctx(e: io::Error, path: &Path) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
 /// Atomically points `CURRENT` at database directory `name`.
@@ -417,7 +430,7 @@ mod tests {
     use super::*;
     use crate::sm::command::{Command, Op, SendEntry};
     use crate::sm::txn::DbRead;
-    use crate::sm::{catalog, messages};
+    use crate::sm::{messages, queue_record};
     use openraft::entry::RaftEntry;
     use openraft::testing::log_id;
     use std::collections::BTreeMap;
@@ -477,10 +490,33 @@ mod tests {
         assert_eq!(applied.map(|id| id.index), Some(11));
         assert_eq!(*sm.applied_index().borrow(), 11);
         let db = sm.state_db().get();
-        let queue = catalog::load(&DbRead(&db), "big").unwrap().unwrap();
+        let queue = queue_record::load(&DbRead(&db), "big").unwrap().unwrap();
         let counters = messages::counters(&DbRead(&db), queue.id).unwrap();
         assert_eq!((counters.visible, counters.next_seq), (10, 10));
         let clock: u64 = decode(&db.get(keys::META_CLOCK).unwrap().unwrap()).unwrap();
         assert_eq!(clock, 1_011, "the clock carries over between rounds");
+    }
+
+    #[test]
+    fn a_state_of_a_newer_format_is_refused_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let sm = StateMachineStore::open(dir.path()).unwrap();
+        let recorded = sm.read_meta::<u32>(keys::META_FORMAT_VERSION).unwrap();
+        assert_eq!(
+            recorded,
+            Some(format::FORMAT_VERSION),
+            "open records the version"
+        );
+        let newer = encode(&(format::FORMAT_VERSION + 1)).unwrap();
+        sm.state_db()
+            .get()
+            .put(keys::META_FORMAT_VERSION, newer)
+            .unwrap();
+        drop(sm);
+        let refused = StateMachineStore::open(dir.path()).err().expect("refused");
+        assert!(
+            refused.to_string().contains("newer than this build"),
+            "{refused}"
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! Validation here is pure; apply calls it so that the check and the write happen in the
 //! same deterministic step.
 
-use crate::error::{ErrorCode, SqsError, SqsResult};
+use crate::error::{ErrorCode, SqsError, SqsResult, texts};
 use std::collections::BTreeMap;
 
 /// How an attribute's value is checked and normalised.
@@ -166,14 +166,27 @@ fn rule(name: &str) -> Option<&'static Rule> {
 fn invalid_name(name: &str) -> SqsError {
     SqsError::new(
         ErrorCode::InvalidAttributeName,
-        format!("Unknown Attribute {name}."),
+        texts::unknown_attribute(name),
     )
+}
+
+/// The error AWS gives for a FIFO-only attribute on a standard queue (`FifoQueue` and
+/// `ContentBasedDeduplication` are unknown names there; the throughput settings name the
+/// reason).
+fn fifo_only(name: &str) -> SqsError {
+    match name {
+        "DeduplicationScope" | "FifoThroughputLimit" => SqsError::new(
+            ErrorCode::InvalidAttributeName,
+            format!("You can specify the {name} only when FifoQueue is set to true."),
+        ),
+        _ => invalid_name(name),
+    }
 }
 
 fn invalid_value(name: &str) -> SqsError {
     SqsError::new(
         ErrorCode::InvalidAttributeValue,
-        format!("Invalid value for the parameter {name}."),
+        texts::invalid_attribute_value(name),
     )
 }
 
@@ -213,9 +226,7 @@ fn normalise(rule: &Rule, value: &str) -> SqsResult<String> {
         }
         Kind::Text => Ok(value.to_string()),
         Kind::Redrive if value.is_empty() => Ok(String::new()),
-        Kind::Redrive => redrive_policy(value)
-            .map(|p| p.canonical())
-            .ok_or_else(|| invalid_value(rule.name)),
+        Kind::Redrive => check_redrive_policy(value).map(|p| p.canonical()),
         Kind::RedriveAllow if value.is_empty() => Ok(String::new()),
         Kind::RedriveAllow => redrive_allow_policy(value)
             .map(|p| p.canonical())
@@ -236,14 +247,67 @@ pub struct RedrivePolicy {
 }
 
 impl RedrivePolicy {
-    /// The dead-letter queue's name (the ARN's last field).
-    pub fn target_name(&self) -> &str {
-        self.target_arn.rsplit(':').next().unwrap_or("")
+    /// The dead-letter queue's key for the source queue keyed `source`: the ARN's last
+    /// field (the name), in the source queue's region.
+    pub fn target_key(&self, source: &str) -> String {
+        let name = self.target_arn.rsplit(':').next().unwrap_or("");
+        super::queue_key::sibling(source, name)
     }
 
     fn canonical(&self) -> String {
         serde_json::json!({"deadLetterTargetArn": self.target_arn, "maxReceiveCount": self.max_receive_count}).to_string()
     }
+}
+
+/// The RedrivePolicy stored among a queue's attributes, if it has one.
+pub fn stored_redrive_policy(attributes: &BTreeMap<String, String>) -> Option<RedrivePolicy> {
+    attributes
+        .get("RedrivePolicy")
+        .and_then(|p| redrive_policy(p))
+}
+
+/// Parses a RedrivePolicy as [`redrive_policy`] does, reporting what is wrong as AWS
+/// does: `InvalidParameterValue` "Value <policy> for parameter RedrivePolicy is invalid.
+/// Reason: …".
+fn check_redrive_policy(text: &str) -> SqsResult<RedrivePolicy> {
+    let invalid = |reason: String| {
+        SqsError::invalid_parameter(format!(
+            "Value {text} for parameter RedrivePolicy is invalid. Reason: {reason}"
+        ))
+    };
+    let object = match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(o)) => o,
+        _ => return Err(invalid("Redrive policy is not a valid JSON map.".into())),
+    };
+    for key in ["deadLetterTargetArn", "maxReceiveCount"] {
+        if !object.contains_key(key) {
+            return Err(invalid(format!(
+                "Redrive policy does not contain mandatory attribute: {key}."
+            )));
+        }
+    }
+    if let Some(key) = object
+        .keys()
+        .find(|k| *k != "deadLetterTargetArn" && *k != "maxReceiveCount")
+    {
+        return Err(invalid(format!(
+            "Only following attributes are supported: [deadLetterTargetArn, maxReceiveCount]. Found: {key}."
+        )));
+    }
+    let count = &object["maxReceiveCount"];
+    let count_text = match count {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if !count_text
+        .parse::<u64>()
+        .is_ok_and(|n| (1..=MAX_RECEIVE_COUNT).contains(&n))
+    {
+        return Err(invalid(format!(
+            "Invalid value for maxReceiveCount: {count_text}, valid values are from 1 to {MAX_RECEIVE_COUNT} both inclusive."
+        )));
+    }
+    redrive_policy(text).ok_or_else(|| invalid("Invalid value for deadLetterTargetArn.".into()))
 }
 
 /// Parses a RedrivePolicy (`maxReceiveCount` as a number or a numeric string, 1–1000).
@@ -340,30 +404,74 @@ pub fn for_create(
     given: &BTreeMap<String, String>,
 ) -> SqsResult<BTreeMap<String, String>> {
     let fifo = match given.get("FifoQueue") {
-        Some(v) => normalise(rule("FifoQueue").expect("rule"), v)? == "true",
+        Some(v) => {
+            let rule = rule("FifoQueue").ok_or_else(|| invalid_name("FifoQueue"))?;
+            normalise(rule, v)? == "true"
+        }
         None => false,
     };
     if fifo != is_fifo_name(name) {
         return Err(SqsError::invalid_parameter(if fifo {
-            "The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length."
+            texts::FIFO_QUEUE_NAME_INVALID
         } else {
-            "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"
+            texts::QUEUE_NAME_INVALID
         }));
     }
+    check_create_names(given, fifo)?;
     let mut stored = defaults(fifo);
     for (key, value) in given {
         let rule = rule(key).ok_or_else(|| invalid_name(key))?;
-        if rule.scope == Scope::Fifo && !fifo {
-            return Err(invalid_name(key));
-        }
         let canonical = normalise(rule, value)?;
-        if rule.name == "FifoQueue" && !fifo {
-            // FifoQueue=false on a standard queue is accepted but not stored (AWS omits it).
-            continue;
-        }
         store(&mut stored, key, canonical);
     }
+    encryption(&mut stored, given)?;
     Ok(stored)
+}
+
+/// The attribute names a CreateQueue may give: known ones, and on a standard queue none
+/// of the FIFO-only ones — `FifoQueue=false` included, as AWS refuses it there.
+pub fn check_create_names(given: &BTreeMap<String, String>, fifo: bool) -> SqsResult<()> {
+    for key in given.keys() {
+        let rule = rule(key).ok_or_else(|| invalid_name(key))?;
+        if rule.scope != Scope::Any && !fifo {
+            return Err(fifo_only(key));
+        }
+    }
+    Ok(())
+}
+
+/// Server-side encryption is SSE-SQS or SSE-KMS, never both: giving a `KmsMasterKeyId`
+/// together with `SqsManagedSseEnabled=true` is refused, a key switches SSE-SQS off (and
+/// `SqsManagedSseEnabled=true` alone drops the key); a key comes with a
+/// `KmsDataKeyReusePeriodSeconds` (300 by default), which goes when the key does.
+fn encryption(
+    attrs: &mut BTreeMap<String, String>,
+    given: &BTreeMap<String, String>,
+) -> SqsResult<()> {
+    let key_given = given.get("KmsMasterKeyId").is_some_and(|k| !k.is_empty());
+    let sqs_given = given
+        .get("SqsManagedSseEnabled")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    if key_given && sqs_given {
+        return Err(SqsError::new(
+            ErrorCode::InvalidAttributeName,
+            "You can use one type of server-side encryption (SSE) at one time. You can either enable KMS SSE or SQS SSE.",
+        ));
+    }
+    if sqs_given {
+        attrs.remove("KmsMasterKeyId");
+    }
+    if attrs.contains_key("KmsMasterKeyId") {
+        if key_given {
+            attrs.insert("SqsManagedSseEnabled".into(), "false".into());
+        }
+        attrs
+            .entry("KmsDataKeyReusePeriodSeconds".into())
+            .or_insert_with(|| "300".into());
+    } else if given.contains_key("KmsMasterKeyId") || sqs_given {
+        attrs.remove("KmsDataKeyReusePeriodSeconds");
+    }
+    Ok(())
 }
 
 /// Validates a SetQueueAttributes request against a queue's current attributes and
@@ -376,19 +484,23 @@ pub fn for_update(
     let mut next = current.clone();
     for (key, value) in given {
         let rule = rule(key).ok_or_else(|| invalid_name(key))?;
-        match rule.scope {
-            Scope::Fifo if !fifo => return Err(invalid_name(key)),
-            Scope::CreateOnly => {
-                return Err(SqsError::new(
-                    ErrorCode::InvalidAttributeName,
-                    format!("Attribute {key} can only be set when the queue is created."),
-                ));
-            }
-            _ => {}
+        if rule.scope != Scope::Any && !fifo {
+            return Err(fifo_only(key));
         }
         let canonical = normalise(rule, value)?;
+        if rule.scope == Scope::CreateOnly {
+            // A queue's type never changes: restating it is a no-op, as on AWS.
+            if canonical != "true" {
+                return Err(SqsError::new(
+                    ErrorCode::InvalidAttributeValue,
+                    texts::QUEUE_TYPE_IMMUTABLE,
+                ));
+            }
+            continue;
+        }
         store(&mut next, key, canonical);
     }
+    encryption(&mut next, given)?;
     Ok(next)
 }
 
@@ -419,7 +531,7 @@ pub fn check_names(names: &[String], fifo: bool) -> SqsResult<()> {
         if !known {
             return Err(SqsError::new(
                 ErrorCode::InvalidAttributeName,
-                format!("Unknown Attribute {name}."),
+                texts::unknown_attribute(name),
             ));
         }
     }
@@ -516,7 +628,94 @@ mod tests {
             for_create("q", &one("FifoQueue", "true")).unwrap_err().code,
             ErrorCode::InvalidParameterValue
         );
-        assert!(for_create("q", &one("FifoQueue", "false")).is_ok());
+    }
+
+    #[test]
+    fn fifo_only_attributes_on_a_standard_queue_are_invalid_names() {
+        for (key, value, message) in [
+            ("FifoQueue", "false", "Unknown Attribute FifoQueue."),
+            (
+                "ContentBasedDeduplication",
+                "false",
+                "Unknown Attribute ContentBasedDeduplication.",
+            ),
+            (
+                "DeduplicationScope",
+                "queue",
+                "You can specify the DeduplicationScope only when FifoQueue is set to true.",
+            ),
+            (
+                "FifoThroughputLimit",
+                "perQueue",
+                "You can specify the FifoThroughputLimit only when FifoQueue is set to true.",
+            ),
+        ] {
+            let err = for_create("q", &one(key, value)).unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidAttributeName, "{key}");
+            assert_eq!(err.message, message);
+        }
+    }
+
+    #[test]
+    fn fifo_queue_restated_is_a_no_op_and_changing_it_is_refused() {
+        let current = for_create("q.fifo", &one("FifoQueue", "true")).unwrap();
+        assert_eq!(
+            for_update(&current, true, &one("FifoQueue", "TRUE")).unwrap(),
+            current
+        );
+        let err = for_update(&current, true, &one("FifoQueue", "false")).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidAttributeValue);
+        assert_eq!(err.message, "Modifying queue type is not supported.");
+    }
+
+    #[test]
+    fn encryption_is_sse_sqs_or_sse_kms() {
+        let kms = for_create("q", &one("KmsMasterKeyId", "alias/aws/sqs")).unwrap();
+        assert_eq!(kms["SqsManagedSseEnabled"], "false");
+        assert_eq!(kms["KmsDataKeyReusePeriodSeconds"], "300");
+        let cleared = for_update(&kms, false, &one("KmsMasterKeyId", "")).unwrap();
+        assert!(!cleared.contains_key("KmsMasterKeyId"));
+        assert!(!cleared.contains_key("KmsDataKeyReusePeriodSeconds"));
+        let sqs = for_update(&kms, false, &one("SqsManagedSseEnabled", "true")).unwrap();
+        assert!(!sqs.contains_key("KmsMasterKeyId"));
+        assert!(!sqs.contains_key("KmsDataKeyReusePeriodSeconds"));
+        let mut both = one("KmsMasterKeyId", "alias/aws/sqs");
+        both.insert("SqsManagedSseEnabled".into(), "true".into());
+        for err in [
+            for_create("q", &both).unwrap_err(),
+            for_update(&kms, false, &both).unwrap_err(),
+        ] {
+            assert_eq!(err.code, ErrorCode::InvalidAttributeName);
+        }
+    }
+
+    #[test]
+    fn redrive_policy_errors_are_invalid_parameter_values_with_the_reason() {
+        for (policy, reason) in [
+            (
+                r#"{"deadLetterTargetArn":"arn:aws:sqs:r:1:dlq","maxReceiveCount":0}"#,
+                "Invalid value for maxReceiveCount: 0, valid values are from 1 to 1000 both inclusive.",
+            ),
+            (
+                r#"{"deadLetterTargetArn":"arn:aws:sqs:r:1:dlq","maxReceiveCount":"x"}"#,
+                "Invalid value for maxReceiveCount: x, valid values are from 1 to 1000 both inclusive.",
+            ),
+            (
+                r#"{"maxReceiveCount":3}"#,
+                "Redrive policy does not contain mandatory attribute: deadLetterTargetArn.",
+            ),
+            (
+                r#"{"deadLetterTargetArn":"dlq","maxReceiveCount":3}"#,
+                "Invalid value for deadLetterTargetArn.",
+            ),
+        ] {
+            let err = for_create("q", &one("RedrivePolicy", policy)).unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidParameterValue, "{policy}");
+            assert_eq!(
+                err.message,
+                format!("Value {policy} for parameter RedrivePolicy is invalid. Reason: {reason}")
+            );
+        }
     }
 
     #[test]
@@ -587,7 +786,8 @@ mod tests {
             r#"{"maxReceiveCount":"5","deadLetterTargetArn":"arn:aws:sqs:r:1:dlq"}"#,
         )
         .unwrap();
-        assert_eq!(p.target_name(), "dlq");
+        assert_eq!(p.target_key("q"), "dlq");
+        assert_eq!(p.target_key("eu-west-1/q"), "eu-west-1/dlq");
         assert_eq!(
             p.canonical(),
             r#"{"deadLetterTargetArn":"arn:aws:sqs:r:1:dlq","maxReceiveCount":5}"#

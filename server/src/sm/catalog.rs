@@ -3,61 +3,15 @@
 use super::attributes;
 use super::command::{CommandResult, Output};
 use super::keys;
+use super::queue_record::{QueueRecord, load, require, save};
 use super::txn::{StateRead, Txn};
 use crate::codec::{decode, encode};
-use crate::error::{ErrorCode, SqsError, SqsResult};
-use serde::{Deserialize, Serialize};
+use crate::error::{ErrorCode, SqsError, SqsResult, texts};
 use std::collections::BTreeMap;
 use std::io;
 
 /// Most tags a queue may carry.
 pub const MAX_TAGS: usize = 50;
-
-/// A queue as stored in the catalog.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct QueueRecord {
-    /// Unique for the lifetime of the cluster: a queue deleted and created again under the
-    /// same name gets a new id, so it never sees the old queue's messages.
-    pub id: u64,
-    pub name: String,
-    pub fifo: bool,
-    /// Stored attributes, canonical, defaults filled in.
-    pub attributes: BTreeMap<String, String>,
-    pub tags: BTreeMap<String, String>,
-    /// Unix seconds.
-    pub created_s: u64,
-    /// Unix seconds.
-    pub modified_s: u64,
-}
-
-/// Reads a queue record.
-pub fn load(state: &impl StateRead, name: &str) -> io::Result<Option<QueueRecord>> {
-    state
-        .get(&keys::queue(name))?
-        .map(|b| decode(&b))
-        .transpose()
-}
-
-/// Reads a queue record that must exist.
-pub fn require(state: &impl StateRead, name: &str) -> io::Result<SqsResult<QueueRecord>> {
-    Ok(load(state, name)?.ok_or_else(SqsError::queue_does_not_exist))
-}
-
-/// Every queue, in name order.
-pub fn all(state: &impl StateRead) -> io::Result<Vec<QueueRecord>> {
-    let start = [keys::QUEUE];
-    let end = keys::prefix_end(&start);
-    state
-        .scan(&start, &end, usize::MAX)?
-        .into_iter()
-        .map(|(_, v)| decode(&v))
-        .collect()
-}
-
-fn save(txn: &mut Txn<'_>, queue: &QueueRecord) -> io::Result<()> {
-    txn.put(keys::queue(&queue.name), encode(queue)?);
-    Ok(())
-}
 
 fn next_queue_id(txn: &mut Txn<'_>) -> io::Result<u64> {
     let current = match txn.get(keys::META_NEXT_QUEUE_ID)? {
@@ -78,6 +32,9 @@ pub fn create(
     tags: &BTreeMap<String, String>,
 ) -> io::Result<CommandResult> {
     if let Some(existing) = load(txn, name)? {
+        if let Err(e) = attributes::check_create_names(given, existing.fifo) {
+            return Ok(Err(e));
+        }
         let tags_match = tags.iter().all(|(k, v)| existing.tags.get(k) == Some(v));
         return Ok(
             if attributes::matches(&existing.attributes, given, existing.fifo) && tags_match {
@@ -87,7 +44,7 @@ pub fn create(
             } else {
                 Err(SqsError::new(
                     ErrorCode::QueueNameExists,
-                    "A queue already exists with the same name and a different value for attribute(s).",
+                    texts::QUEUE_NAME_EXISTS,
                 ))
             },
         );
@@ -118,15 +75,10 @@ pub fn create(
     }))
 }
 
-/// DeleteQueue: removes the catalog record; the queue's id is never reused.
-pub fn delete(txn: &mut Txn<'_>, name: &str) -> io::Result<CommandResult> {
-    if let Err(e) = require(txn, name)? {
-        return Ok(Err(e));
-    }
-    if let Ok(queue) = require(txn, name)? {
-        super::messages::drop_queue(txn, queue.id);
-    }
-    txn.delete(keys::queue(name));
+/// DeleteQueue: removes the catalog record (`apply.rs` drops the messages first); the
+/// queue's id is never reused.
+pub fn delete(txn: &mut Txn<'_>, queue: &QueueRecord) -> io::Result<CommandResult> {
+    txn.delete(keys::queue(&queue.name));
     Ok(Ok(Output::Empty))
 }
 
@@ -204,28 +156,23 @@ fn check_redrive(
     fifo: bool,
     attrs: &BTreeMap<String, String>,
 ) -> io::Result<SqsResult<()>> {
-    let Some(policy) = attrs
-        .get("RedrivePolicy")
-        .and_then(|p| attributes::redrive_policy(p))
-    else {
+    let Some(policy) = attributes::stored_redrive_policy(attrs) else {
         return Ok(Ok(()));
     };
     let invalid = |reason: &str| {
-        Err(SqsError::invalid_parameter(format!(
-            "Value {} for parameter RedrivePolicy is invalid. Reason: {reason}",
-            attrs["RedrivePolicy"]
+        Err(SqsError::invalid_parameter(texts::redrive_policy_invalid(
+            &attrs["RedrivePolicy"],
+            reason,
         )))
     };
-    let Some(target) = load(state, policy.target_name())? else {
-        return Ok(invalid("Dead letter target does not exist."));
+    let Some(target) = load(state, &policy.target_key(name))? else {
+        return Ok(invalid(texts::DEAD_LETTER_TARGET_MISSING));
     };
     if target.name == name {
-        return Ok(invalid("A queue cannot be its own dead-letter queue."));
+        return Ok(invalid(texts::DEAD_LETTER_TARGET_SELF));
     }
     if target.fifo != fifo {
-        return Ok(invalid(
-            "Dead-letter queue must be the same type of queue as the source.",
-        ));
+        return Ok(invalid(texts::DEAD_LETTER_TARGET_TYPE));
     }
     let allowed = target
         .attributes
@@ -241,9 +188,7 @@ fn check_redrive(
 }
 
 fn too_many_tags() -> SqsError {
-    SqsError::invalid_parameter(format!(
-        "Too many tags added for queue; a queue can have at most {MAX_TAGS} tags."
-    ))
+    SqsError::invalid_parameter(texts::too_many_tags(MAX_TAGS))
 }
 
 /// Tag rules: at most [`MAX_TAGS`] with `existing` already present; keys 1–128 characters,
@@ -255,19 +200,13 @@ fn validate_tags(tags: &BTreeMap<String, String>, existing: usize) -> SqsResult<
     for (key, value) in tags {
         let key_len = key.chars().count();
         if key_len == 0 || key_len > 128 {
-            return Err(SqsError::invalid_parameter(format!(
-                "Tag key {key:?} must be 1 to 128 characters."
-            )));
+            return Err(SqsError::invalid_parameter(texts::tag_key_length(key)));
         }
         if key.to_ascii_lowercase().starts_with("aws:") {
-            return Err(SqsError::invalid_parameter(
-                "Tag keys must not start with the reserved prefix aws:.",
-            ));
+            return Err(SqsError::invalid_parameter(texts::TAG_KEY_RESERVED));
         }
         if value.chars().count() > 256 {
-            return Err(SqsError::invalid_parameter(format!(
-                "Tag value for {key:?} exceeds 256 characters."
-            )));
+            return Err(SqsError::invalid_parameter(texts::tag_value_too_long(key)));
         }
     }
     Ok(())
@@ -291,24 +230,26 @@ pub fn add_permission(
         Err(e) => return Ok(Err(e)),
     };
     let mut policy = match policy_document(&queue) {
-        Ok(p) => p,
+        Ok(Some(p)) => p,
+        // The document AWS starts: its Id is the queue ARN plus `/SQSDefaultPolicy`.
+        Ok(None) => serde_json::json!({
+            "Version": "2008-10-17",
+            "Id": format!("{resource}/SQSDefaultPolicy"),
+            "Statement": [],
+        }),
         Err(e) => return Ok(Err(e)),
     };
-    let statements = statements_mut(&mut policy);
+    let mut statements = take_statements(&mut policy);
     if statements
         .iter()
         .any(|s| s.get("Sid").and_then(|v| v.as_str()) == Some(label))
     {
-        return Ok(Err(SqsError::invalid_parameter(format!(
-            "Value {label} for parameter Label is invalid. Reason: Already exists."
-        ))));
+        return Ok(Err(SqsError::invalid_parameter(texts::label_exists(label))));
     }
     if statements.len() >= MAX_PERMISSION_STATEMENTS {
         return Ok(Err(SqsError::new(
             ErrorCode::OverLimit,
-            format!(
-                "{MAX_PERMISSION_STATEMENTS} Actions were found, maximum allowed is {MAX_PERMISSION_STATEMENTS}."
-            ),
+            texts::too_many_permissions(MAX_PERMISSION_STATEMENTS),
         )));
     }
     let principals: Vec<String> = account_ids
@@ -319,10 +260,11 @@ pub fn add_permission(
     statements.push(serde_json::json!({
         "Sid": label,
         "Effect": "Allow",
-        "Principal": {"AWS": principals},
-        "Action": actions,
+        "Principal": {"AWS": one_or_list(principals)},
+        "Action": one_or_list(actions),
         "Resource": resource,
     }));
+    put_statements(&mut policy, statements);
     queue.attributes.insert("Policy".into(), policy.to_string());
     queue.modified_s = now_ms / 1000;
     save(txn, &queue)?;
@@ -341,20 +283,21 @@ pub fn remove_permission(
         Err(e) => return Ok(Err(e)),
     };
     let mut policy = match policy_document(&queue) {
-        Ok(p) => p,
+        Ok(p) => p.unwrap_or_default(),
         Err(e) => return Ok(Err(e)),
     };
-    let statements = statements_mut(&mut policy);
+    let mut statements = take_statements(&mut policy);
     let before = statements.len();
     statements.retain(|s| s.get("Sid").and_then(|v| v.as_str()) != Some(label));
     if statements.len() == before {
-        return Ok(Err(SqsError::invalid_parameter(format!(
-            "Value {label} for parameter Label is invalid. Reason: can't find label."
+        return Ok(Err(SqsError::invalid_parameter(texts::label_not_found(
+            label,
         ))));
     }
     if statements.is_empty() {
         queue.attributes.remove("Policy");
     } else {
+        put_statements(&mut policy, statements);
         queue.attributes.insert("Policy".into(), policy.to_string());
     }
     queue.modified_s = now_ms / 1000;
@@ -362,36 +305,47 @@ pub fn remove_permission(
     Ok(Ok(Output::Empty))
 }
 
-/// The queue's Policy as JSON, or an empty 2012-10-17 document.
-fn policy_document(queue: &QueueRecord) -> SqsResult<serde_json::Value> {
-    match queue.attributes.get("Policy") {
-        Some(text) => serde_json::from_str(text).map_err(|_| {
-            SqsError::invalid_parameter("The queue's Policy attribute is not valid JSON.")
-        }),
-        None => Ok(
-            serde_json::json!({"Version": "2012-10-17", "Id": format!("{}/SQSDefaultPolicy", queue.name), "Statement": []}),
-        ),
+/// The queue's Policy as JSON, if it has one.
+fn policy_document(queue: &QueueRecord) -> SqsResult<Option<serde_json::Value>> {
+    queue
+        .attributes
+        .get("Policy")
+        .map(|text| {
+            serde_json::from_str(text)
+                .map_err(|_| SqsError::invalid_parameter(texts::POLICY_NOT_JSON))
+        })
+        .transpose()
+}
+
+/// A single value as a JSON string, several as a list (how AWS writes a statement's
+/// Principal and Action).
+fn one_or_list(mut values: Vec<String>) -> serde_json::Value {
+    if values.len() == 1 {
+        serde_json::Value::String(values.remove(0))
+    } else {
+        serde_json::json!(values)
     }
 }
 
-/// The policy's statement list, created (or normalised from a single object) as needed.
-fn statements_mut(policy: &mut serde_json::Value) -> &mut Vec<serde_json::Value> {
+/// Takes the policy's statement list out of it (a single statement object becomes a list
+/// of one); [`put_statements`] puts it back.
+fn take_statements(policy: &mut serde_json::Value) -> Vec<serde_json::Value> {
+    match policy.get_mut("Statement").map(serde_json::Value::take) {
+        Some(serde_json::Value::Array(list)) => list,
+        None | Some(serde_json::Value::Null) => Vec::new(),
+        Some(single) => vec![single],
+    }
+}
+
+/// Stores `statements` as the policy's statement list (a policy that is not a JSON object
+/// becomes one).
+fn put_statements(policy: &mut serde_json::Value, statements: Vec<serde_json::Value>) {
     if !policy.is_object() {
         *policy = serde_json::json!({});
     }
-    let object = policy.as_object_mut().expect("object");
-    let entry = object
-        .entry("Statement")
-        .or_insert_with(|| serde_json::Value::Array(Vec::new()));
-    if !entry.is_array() {
-        let single = entry.take();
-        *entry = serde_json::Value::Array(if single.is_null() {
-            Vec::new()
-        } else {
-            vec![single]
-        });
+    if let Some(object) = policy.as_object_mut() {
+        object.insert("Statement".into(), serde_json::Value::Array(statements));
     }
-    entry.as_array_mut().expect("array")
 }
 
 #[cfg(test)]
@@ -419,12 +373,27 @@ mod tests {
         assert_eq!(again.unwrap_err().code, ErrorCode::InvalidParameterValue);
         let policy: serde_json::Value =
             serde_json::from_str(&load(&txn, "q").unwrap().unwrap().attributes["Policy"]).unwrap();
+        assert_eq!(policy["Version"], "2008-10-17");
+        assert_eq!(policy["Id"], "arn:q/SQSDefaultPolicy");
         assert_eq!(policy["Statement"][0]["Sid"], "p1");
         assert_eq!(
-            policy["Statement"][0]["Principal"]["AWS"][0],
+            policy["Statement"][0]["Principal"]["AWS"],
             "arn:aws:iam::111122223333:root"
         );
-        assert_eq!(policy["Statement"][0]["Action"][0], "SQS:SendMessage");
+        assert_eq!(policy["Statement"][0]["Action"], "SQS:SendMessage");
+        let two = vec!["SendMessage".to_string(), "ReceiveMessage".to_string()];
+        add_permission(&mut txn, 1_000, "q", "p2", &accounts, &two, "arn:q")
+            .unwrap()
+            .unwrap();
+        let policy: serde_json::Value =
+            serde_json::from_str(&load(&txn, "q").unwrap().unwrap().attributes["Policy"]).unwrap();
+        assert_eq!(
+            policy["Statement"][1]["Action"],
+            serde_json::json!(["SQS:SendMessage", "SQS:ReceiveMessage"])
+        );
+        remove_permission(&mut txn, 2_000, "q", "p2")
+            .unwrap()
+            .unwrap();
         let missing = remove_permission(&mut txn, 2_000, "q", "nope").unwrap();
         assert_eq!(missing.unwrap_err().code, ErrorCode::InvalidParameterValue);
         remove_permission(&mut txn, 2_000, "q", "p1")
@@ -437,5 +406,36 @@ mod tests {
                 .attributes
                 .contains_key("Policy")
         );
+    }
+
+    #[test]
+    fn a_single_statement_object_becomes_a_list_and_a_non_object_policy_a_fresh_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = rocksdb::Options::default();
+        opts.create_if_missing(true);
+        let db = DB::open(&opts, dir.path()).unwrap();
+        let mut txn = Txn::new(&db);
+        let accounts = vec!["111122223333".to_string()];
+        let actions = vec!["SendMessage".to_string()];
+        for (name, stored, statements_after) in [
+            ("single", r#"{"Statement":{"Sid":"old"}}"#, 2),
+            ("scalar", "7", 1),
+        ] {
+            create(&mut txn, 0, name, &BTreeMap::new(), &BTreeMap::new())
+                .unwrap()
+                .unwrap();
+            let mut queue = load(&txn, name).unwrap().unwrap();
+            queue.attributes.insert("Policy".into(), stored.into());
+            save(&mut txn, &queue).unwrap();
+            add_permission(&mut txn, 1_000, name, "new", &accounts, &actions, "arn:q")
+                .unwrap()
+                .unwrap();
+            let policy: serde_json::Value =
+                serde_json::from_str(&load(&txn, name).unwrap().unwrap().attributes["Policy"])
+                    .unwrap();
+            let list = policy["Statement"].as_array().expect("a statement list");
+            assert_eq!(list.len(), statements_after, "{name}: {policy}");
+            assert_eq!(list[statements_after - 1]["Sid"], "new");
+        }
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Everything non-deterministic (the proposer's wall clock, minted ids) is decided before
 //! proposing and carried here; applying a command is a pure function of the state and
-//! the command (DESIGN principle 1).
+//! the command, so every replica reaches the same state.
 
 use crate::error::SqsError;
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,5 @@
-//! The request-dedup table (DESIGN principle 2).
+//! The request-dedup table: a retried request (same request id) gets the recorded result
+//! of its first apply and changes nothing, so internal retries are exactly-once.
 //!
 //! A command's result is recorded under its action and request id in the same write
 //! batch as its effect. Applying the same request id again returns the recorded result

@@ -5,7 +5,7 @@
 //! | prefix | key                                   | value                    |
 //! |--------|---------------------------------------|--------------------------|
 //! | `0x00` | `meta/<name>`                         | last applied log id, membership, clock, id counters |
-//! | `q`    | queue name                            | [`QueueRecord`](super::catalog::QueueRecord) |
+//! | `q`    | queue name                            | [`QueueRecord`](super::queue_record::QueueRecord) |
 //! | `d`    | action `0x00` request id              | [`DedupRecord`](super::dedup::DedupRecord) |
 //! | `e`    | expiry ms, action `0x00` request id   | empty (dedup expiry index) |
 //! | `c`    | queue id                              | [`QueueCounters`](super::messages::QueueCounters) |
@@ -14,13 +14,12 @@
 //! | `w`    | queue id, visible-at ms, seq          | empty: delayed and in-flight messages, by when they turn visible |
 //! | `t`    | queue id, sent ms, seq                | empty: retention order |
 //! | `g`    | queue id, group, `0x00`, seq          | empty: a FIFO group's messages in order |
+//! | `o`    | queue id, group                       | empty: the FIFO group holds messages (format 2) |
 //! | `x`    | queue id, dedup scope key             | FIFO deduplication record |
 //! | `y`    | queue id, expiry ms, `x` key          | empty: FIFO dedup expiry index |
 //! | `k`    | source queue id, task id              | message move task |
 //! | `f`    | queue id                              | receive floor: no `v` entry sorts below this ms |
 
-/// Prefix of state-machine metadata keys.
-pub const META: u8 = 0x00;
 /// Prefix of queue records, keyed by queue name.
 pub const QUEUE: u8 = b'q';
 /// Prefix of request-dedup records.
@@ -40,6 +39,9 @@ pub const WAITING: u8 = b'w';
 pub const RETENTION: u8 = b't';
 /// Prefix of FIFO group membership.
 pub const GROUP: u8 = b'g';
+/// Prefix of the markers of FIFO groups that hold messages: whether a group has a head
+/// is one point read, not a scan over the tombstones of its deleted members.
+pub const GROUP_OCCUPIED: u8 = b'o';
 /// Prefix of FIFO deduplication records.
 pub const FIFO_DEDUP: u8 = b'x';
 /// Prefix of the FIFO deduplication expiry index.
@@ -53,6 +55,8 @@ pub const META_LAST_APPLIED: &[u8] = b"\x00meta/last_applied";
 pub const META_MEMBERSHIP: &[u8] = b"\x00meta/membership";
 pub const META_CLOCK: &[u8] = b"\x00meta/clock";
 pub const META_NEXT_QUEUE_ID: &[u8] = b"\x00meta/next_queue_id";
+/// The state machine's format version (`format.rs`).
+pub const META_FORMAT_VERSION: &[u8] = b"\x00meta/format_version";
 
 /// Key of a queue record.
 pub fn queue(name: &str) -> Vec<u8> {
@@ -137,6 +141,18 @@ pub fn group_member(queue_id: u64, group: &str, seq: u64) -> Vec<u8> {
     )
 }
 
+/// Key of the marker of a FIFO group that holds messages.
+pub fn group_occupied(queue_id: u64, group: &str) -> Vec<u8> {
+    prefixed(GROUP_OCCUPIED, &[&queue_id.to_be_bytes(), group.as_bytes()])
+}
+
+/// The group occupancy marker of the group a member key belongs to.
+pub fn occupied_of_member(member: &[u8]) -> Option<Vec<u8>> {
+    let body = member.get(1..member.len().checked_sub(9)?)?;
+    (body.len() >= 8 && member.get(member.len() - 9) == Some(&0))
+        .then(|| prefixed(GROUP_OCCUPIED, &[body]))
+}
+
 /// The sequence number of a group member key.
 pub fn parse_group_seq(key: &[u8]) -> Option<u64> {
     let tail = key.len().checked_sub(8)?;
@@ -214,6 +230,15 @@ mod tests {
             Some((5, dedup("SendMessage", "r1")))
         );
         assert_eq!(parse_dedup_expiry(b"q"), None);
+    }
+
+    #[test]
+    fn a_member_key_names_its_group_marker() {
+        let member = group_member(7, "g-1", 42);
+        assert_eq!(occupied_of_member(&member), Some(group_occupied(7, "g-1")));
+        assert!(member.starts_with(&group_start(7, "g-1")));
+        assert_eq!(occupied_of_member(b"g"), None);
+        assert_eq!(occupied_of_member(&group_start(7, "g")[..10]), None);
     }
 
     #[test]

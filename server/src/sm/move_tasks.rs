@@ -6,13 +6,13 @@
 //! moves and perform them, so its progress survives leader changes and restarts and
 //! every replica moves the same messages.
 
-use super::catalog::{self, QueueRecord};
 use super::command::{CommandResult, MoveStatus, MoveTaskInfo, Output};
 use super::keys;
 use super::messages::{self, MessageRecord};
+use super::queue_record::{self, QueueRecord};
 use super::txn::{StateRead, Txn};
 use crate::codec::{decode, encode};
-use crate::error::{ErrorCode, SqsError};
+use crate::error::{ErrorCode, SqsError, texts};
 use std::io;
 
 /// Moves per second when the task names no rate.
@@ -30,6 +30,14 @@ fn tasks(state: &impl StateRead, queue_id: u64) -> io::Result<Vec<MoveTaskInfo>>
         .collect()
 }
 
+/// AWS's `ResourceNotFoundException` for an ARN parameter naming no queue.
+fn no_such_queue(parameter: &str) -> SqsError {
+    SqsError::new(
+        ErrorCode::ResourceNotFound,
+        texts::resource_missing(parameter),
+    )
+}
+
 fn save(txn: &mut Txn<'_>, queue_id: u64, task: &MoveTaskInfo) -> io::Result<()> {
     txn.put(keys::move_task(queue_id, task.task_id), encode(task)?);
     Ok(())
@@ -37,11 +45,9 @@ fn save(txn: &mut Txn<'_>, queue_id: u64, task: &MoveTaskInfo) -> io::Result<()>
 
 /// Whether any queue's RedrivePolicy names `dlq`.
 fn is_dead_letter_queue(state: &impl StateRead, dlq: &QueueRecord) -> io::Result<bool> {
-    Ok(catalog::all(state)?.iter().any(|q| {
-        q.attributes
-            .get("RedrivePolicy")
-            .and_then(|p| super::attributes::redrive_policy(p))
-            .is_some_and(|p| p.target_name() == dlq.name)
+    Ok(queue_record::all(state)?.iter().any(|q| {
+        super::attributes::stored_redrive_policy(&q.attributes)
+            .is_some_and(|p| p.target_key(&q.name) == dlq.name)
     }))
 }
 
@@ -53,31 +59,22 @@ pub fn start(
     destination: Option<&str>,
     rate: Option<u32>,
 ) -> io::Result<CommandResult> {
-    let Some(queue) = catalog::load(txn, source)? else {
-        return Ok(Err(SqsError::new(
-            ErrorCode::ResourceNotFound,
-            "The source queue does not exist.",
-        )));
+    let Some(queue) = queue_record::load(txn, source)? else {
+        return Ok(Err(no_such_queue("SourceArn")));
     };
     if !is_dead_letter_queue(txn, &queue)? {
         return Ok(Err(SqsError::invalid_parameter(
-            "Source queue must be configured as a Dead Letter Queue.",
+            texts::MOVE_SOURCE_NOT_DEAD_LETTER,
         )));
     }
     if let Some(dest) = destination
-        && catalog::load(txn, dest)?.is_none()
+        && queue_record::load(txn, dest)?.is_none()
     {
-        return Ok(Err(SqsError::new(
-            ErrorCode::ResourceNotFound,
-            "The destination queue does not exist.",
-        )));
+        return Ok(Err(no_such_queue("DestinationArn")));
     }
     let existing = tasks(txn, queue.id)?;
     if existing.iter().any(|t| t.status == MoveStatus::Running) {
-        return Ok(Err(SqsError::new(
-            ErrorCode::UnsupportedOperation,
-            "There is already an active message movement task for this queue.",
-        )));
+        return Ok(Err(SqsError::invalid_parameter(texts::MOVE_TASK_ACTIVE)));
     }
     let c = messages::counters(txn, queue.id)?;
     let task = MoveTaskInfo {
@@ -101,11 +98,11 @@ pub fn cancel(txn: &mut Txn<'_>, source: &str, task_id: u64) -> io::Result<Comma
     let not_found = || {
         Ok(Err(SqsError::new(
             ErrorCode::ResourceNotFound,
-            "The task handle is not valid or the task is not running.",
+            texts::MOVE_TASK_NOT_RUNNING,
         )))
     };
-    let Some(queue) = catalog::load(txn, source)? else {
-        return not_found();
+    let Some(queue) = queue_record::load(txn, source)? else {
+        return Ok(Err(no_such_queue("SourceArn")));
     };
     let Some(mut task) = txn
         .get(&keys::move_task(queue.id, task_id))?
@@ -126,14 +123,11 @@ pub fn cancel(txn: &mut Txn<'_>, source: &str, task_id: u64) -> io::Result<Comma
 pub fn list(state: &impl StateRead, source: &str, max_results: u32) -> io::Result<CommandResult> {
     if !(1..=MAX_LISTED).contains(&max_results) {
         return Ok(Err(SqsError::invalid_parameter(
-            "MaxResults must be between 1 and 10.",
+            texts::MOVE_TASKS_MAX_RESULTS,
         )));
     }
-    let Some(queue) = catalog::load(state, source)? else {
-        return Ok(Err(SqsError::new(
-            ErrorCode::ResourceNotFound,
-            "The source queue does not exist.",
-        )));
+    let Some(queue) = queue_record::load(state, source)? else {
+        return Ok(Err(no_such_queue("SourceArn")));
     };
     let mut all = tasks(state, queue.id)?;
     all.reverse();
@@ -204,8 +198,8 @@ fn destination(
             m.message_id
         )));
     };
-    Ok(
-        catalog::load(txn, name)?
-            .ok_or_else(|| format!("Destination queue {name} does not exist.")),
-    )
+    Ok(queue_record::load(txn, name)?.ok_or_else(|| {
+        let name = super::queue_key::name(name);
+        format!("Destination queue {name} does not exist.")
+    }))
 }

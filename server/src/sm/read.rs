@@ -1,12 +1,13 @@
 //! Read-only queries over the state (served after the leader confirmed its leadership).
 
 use super::attributes;
-use super::catalog::{self, QueueRecord};
 use super::command::{CommandResult, Output, ReadOp};
 use super::keys;
 use super::messages::{self, QueueCounters};
+use super::queue_key;
+use super::queue_record::{self, QueueRecord};
 use super::txn::StateRead;
-use crate::error::SqsError;
+use crate::error::{SqsError, texts};
 use std::collections::BTreeMap;
 use std::io;
 
@@ -15,6 +16,7 @@ pub const MAX_LIST_RESULTS: u32 = 1000;
 
 /// Context a read needs beyond the state.
 pub struct ReadContext<'a> {
+    /// The home region: the region of queues keyed by a bare name ([`queue_key`]).
     pub region: &'a str,
     pub account_id: &'a str,
 }
@@ -27,9 +29,9 @@ pub fn execute(
 ) -> io::Result<CommandResult> {
     Ok(match op {
         ReadOp::GetQueueUrl { name } => {
-            catalog::require(state, name)?.map(|q| Output::Queue { name: q.name })
+            queue_record::require(state, name)?.map(|q| Output::Queue { name: q.name })
         }
-        ReadOp::GetQueueAttributes { name, names } => match catalog::require(state, name)? {
+        ReadOp::GetQueueAttributes { name, names } => match queue_record::require(state, name)? {
             Ok(q) => {
                 let counts = messages::counters(state, q.id)?;
                 queue_attributes(ctx, &q, &counts, names).map(Output::Attributes)
@@ -37,7 +39,7 @@ pub fn execute(
             Err(e) => Err(e),
         },
         ReadOp::ListQueueTags { name } => {
-            catalog::require(state, name)?.map(|q| Output::Tags(q.tags))
+            queue_record::require(state, name)?.map(|q| Output::Tags(q.tags))
         }
         ReadOp::ListMoveTasks {
             source,
@@ -47,7 +49,7 @@ pub fn execute(
             name,
             max_results,
             next_token,
-        } => match catalog::require(state, name)? {
+        } => match queue_record::require(state, name)? {
             Ok(target) => {
                 dead_letter_sources(state, ctx, &target, *max_results, next_token.as_deref())?
             }
@@ -66,9 +68,9 @@ pub fn execute(
     })
 }
 
-/// The queue's ARN.
-pub fn queue_arn(ctx: &ReadContext<'_>, name: &str) -> String {
-    format!("arn:aws:sqs:{}:{}:{}", ctx.region, ctx.account_id, name)
+/// The ARN of the queue keyed `key`.
+pub fn queue_arn(ctx: &ReadContext<'_>, key: &str) -> String {
+    queue_key::arn(key, ctx.region, ctx.account_id)
 }
 
 fn queue_attributes(
@@ -117,13 +119,11 @@ fn list_queues(
     if let Some(max) = max_results
         && !(1..=MAX_LIST_RESULTS).contains(&max)
     {
-        return Ok(Err(SqsError::invalid_parameter(
-            "Value for parameter MaxResults is invalid. Reason: MaxResults must be an integer between 1 and 1000.",
-        )));
+        return Ok(Err(SqsError::invalid_parameter(texts::MAX_RESULTS)));
     }
     if next_token.is_some() && max_results.is_none() {
         return Ok(Err(SqsError::invalid_parameter(
-            "MaxResults is a mandatory parameter when you provide a value for NextToken.",
+            texts::NEXT_TOKEN_WITHOUT_MAX_RESULTS,
         )));
     }
     let prefix_key = keys::queue(prefix.unwrap_or(""));
@@ -135,18 +135,39 @@ fn list_queues(
                 k.push(0);
                 k
             }
-            _ => return Ok(Err(SqsError::invalid_parameter("Invalid NextToken value."))),
+            _ => return Ok(Err(SqsError::invalid_parameter(texts::INVALID_NEXT_TOKEN))),
         },
         None => prefix_key,
     };
     let limit = max_results.unwrap_or(MAX_LIST_RESULTS) as usize;
-    let page = state.scan(&start, &end, limit + 1)?;
-    let mut names = Vec::with_capacity(page.len().min(limit));
-    for (key, _) in page.iter().take(limit) {
-        names.push(String::from_utf8_lossy(&key[1..]).into_owned());
+    // Other regions' keys may sit between the home region's: scan on past them.
+    let mut names = Vec::with_capacity(limit.min(64));
+    let (mut from, mut more) = (start, false);
+    'scan: loop {
+        let page = state.scan(&from, &end, limit + 1)?;
+        for (key, _) in &page {
+            let name = String::from_utf8_lossy(&key[1..]).into_owned();
+            if !queue_key::listed_under(&name, prefix.unwrap_or("")) {
+                continue;
+            }
+            if names.len() == limit {
+                more = true;
+                break 'scan;
+            }
+            names.push(name);
+        }
+        match page.last() {
+            Some((last, _)) if page.len() > limit => {
+                from = last.to_vec();
+                from.push(0);
+            }
+            _ => break,
+        }
     }
-    let next_token = (max_results.is_some() && page.len() > limit)
-        .then(|| encode_token(names.last().expect("page")));
+    let next_token = names
+        .last()
+        .filter(|_| max_results.is_some() && more)
+        .map(|last| encode_token(last));
     Ok(Ok(Output::QueueList { names, next_token }))
 }
 
@@ -161,14 +182,12 @@ fn dead_letter_sources(
     if let Some(max) = max_results
         && !(1..=MAX_LIST_RESULTS).contains(&max)
     {
-        return Ok(Err(SqsError::invalid_parameter(
-            "Value for parameter MaxResults is invalid. Reason: MaxResults must be an integer between 1 and 1000.",
-        )));
+        return Ok(Err(SqsError::invalid_parameter(texts::MAX_RESULTS)));
     }
     let after = match next_token {
         Some(token) => match decode_token(token) {
             Some(after) => Some(after),
-            None => return Ok(Err(SqsError::invalid_parameter("Invalid NextToken value."))),
+            None => return Ok(Err(SqsError::invalid_parameter(texts::INVALID_NEXT_TOKEN))),
         },
         None => None,
     };
@@ -176,20 +195,12 @@ fn dead_letter_sources(
     let limit = max_results.unwrap_or(MAX_LIST_RESULTS) as usize;
     let mut names = Vec::new();
     let mut more = false;
-    for queue in catalog::all(state)? {
+    for queue in queue_record::all(state)? {
         if after.as_deref().is_some_and(|a| queue.name.as_str() <= a) {
             continue;
         }
-        let targets_it = queue
-            .attributes
-            .get("RedrivePolicy")
-            .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
-            .and_then(|p| {
-                p.get("deadLetterTargetArn")
-                    .and_then(|v| v.as_str())
-                    .map(|a| a == arn)
-            })
-            .unwrap_or(false);
+        let targets_it = attributes::stored_redrive_policy(&queue.attributes)
+            .is_some_and(|p| p.target_arn == arn);
         if targets_it {
             if names.len() == limit {
                 more = true;
@@ -198,8 +209,10 @@ fn dead_letter_sources(
             names.push(queue.name);
         }
     }
-    let next_token =
-        (more && max_results.is_some()).then(|| encode_token(names.last().expect("page")));
+    let next_token = names
+        .last()
+        .filter(|_| more && max_results.is_some())
+        .map(|last| encode_token(last));
     Ok(Ok(Output::QueueList { names, next_token }))
 }
 

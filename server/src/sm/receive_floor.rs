@@ -26,6 +26,11 @@ fn set(txn: &mut Txn<'_>, queue_id: u64, at_ms: u64) -> io::Result<()> {
     Ok(())
 }
 
+/// Forgets a deleted queue's floor.
+pub fn forget(txn: &mut Txn<'_>, queue_id: u64) {
+    txn.delete(keys::receive_floor(queue_id));
+}
+
 /// The receive-order entries that may be receivable at `now`: the range from the floor up
 /// to and including `now`.
 pub struct VisibleRange {

@@ -141,28 +141,27 @@ impl StateRead for Txn<'_> {
                 None => None,
             };
             let next_pending = pending.peek().map(|(k, _)| (*k).clone());
-            match (next_stored, next_pending) {
+            // Which side holds the next key: the pending write shadows a stored value
+            // under the same key (and the stored one is skipped).
+            let from_pending = match (&next_stored, &next_pending) {
                 (None, None) => break,
-                (Some(sk), Some(pk)) if pk <= sk.to_vec() => {
-                    if pk == sk.to_vec() {
+                (Some(sk), Some(pk)) if pk[..] <= sk[..] => {
+                    if pk[..] == sk[..] {
                         stored.next();
                     }
-                    let (k, v) = pending.next().expect("peeked");
-                    if let Some(v) = v {
-                        out.push((k.clone(), v.clone()));
-                    }
+                    true
                 }
-                (None, Some(_)) => {
-                    let (k, v) = pending.next().expect("peeked");
-                    if let Some(v) = v {
-                        out.push((k.clone(), v.clone()));
-                    }
+                (None, Some(_)) => true,
+                (Some(_), _) => false,
+            };
+            if from_pending {
+                if let Some((k, Some(v))) = pending.next() {
+                    out.push((k.clone(), v.clone()));
                 }
-                (Some(_), _) => {
-                    let (k, v) = stored.next().expect("peeked").map_err(storage_err)?;
-                    if !self.hidden(&k) {
-                        out.push((k.to_vec(), v.to_vec()));
-                    }
+            } else if let Some(next) = stored.next() {
+                let (k, v) = next.map_err(storage_err)?;
+                if !self.hidden(&k) {
+                    out.push((k.to_vec(), v.to_vec()));
                 }
             }
         }

@@ -426,6 +426,27 @@ fn empty_and_required_members_in_results() {
         String::from_utf8(encode_response(&batch)).unwrap(),
         r#"{"Successful":[{"Id":"a"}],"Failed":[{"Id":"b","SenderFault":true,"Code":"ReceiptHandleIsInvalid","Message":"The input receipt handle is invalid."}]}"#
     );
+    // Empty batch lists are left out, as AWS does.
+    let sent = Response::SendMessageBatch(SendMessageBatchResult {
+        successful: vec![SendMessageBatchResultEntry {
+            id: "a".into(),
+            message_id: "m".into(),
+            md5_of_message_body: "d".into(),
+            ..Default::default()
+        }],
+        failed: Vec::new(),
+    });
+    assert_eq!(
+        String::from_utf8(encode_response(&sent)).unwrap(),
+        r#"{"Successful":[{"Id":"a","MessageId":"m","MD5OfMessageBody":"d"}]}"#
+    );
+    for empty in [
+        Response::SendMessageBatch(SendMessageBatchResult::default()),
+        Response::DeleteMessageBatch(DeleteMessageBatchResult::default()),
+        Response::ChangeMessageVisibilityBatch(ChangeMessageVisibilityBatchResult::default()),
+    ] {
+        assert_eq!(encode_response(&empty), b"{}", "{empty:?}");
+    }
     assert_eq!(
         encode_response(&Response::CancelMessageMoveTask(
             CancelMessageMoveTaskResult {
@@ -454,4 +475,34 @@ fn errors_render_with_type_message_and_query_header() {
         String::from_utf8(encode_error(&e)).unwrap(),
         r#"{"__type":"com.amazon.coral.service#UnknownOperationException"}"#
     );
+}
+
+#[test]
+fn framework_errors_carry_their_json_names_and_keep_the_query_code_in_the_header() {
+    for (error, json, query) in [
+        (
+            SqsError::invalid_parameter("x"),
+            "com.amazon.coral.service#InvalidParameterValueException",
+            "InvalidParameterValue;Sender",
+        ),
+        (
+            SqsError::missing_parameter("QueueUrl"),
+            "com.amazon.coral.service#MissingRequiredParameterException",
+            "MissingParameter;Sender",
+        ),
+        (
+            SqsError::new(ErrorCode::AccessDenied, "x"),
+            "com.amazon.coral.service#AccessDeniedException",
+            "AccessDenied;Sender",
+        ),
+        (
+            SqsError::new(ErrorCode::QueueNameExists, "x"),
+            "com.amazonaws.sqs#QueueNameExists",
+            "QueueAlreadyExists;Sender",
+        ),
+    ] {
+        let body: serde_json::Value = serde_json::from_slice(&encode_error(&error)).unwrap();
+        assert_eq!(body["__type"], json);
+        assert_eq!(query_error_header(&error), query);
+    }
 }

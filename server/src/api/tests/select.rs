@@ -240,3 +240,89 @@ fn decoded_is_comparable() {
     };
     assert_eq!(a, b);
 }
+
+#[test]
+fn query_requests_to_a_queue_url_without_or_with_an_account_level_action() {
+    let h = headers(&[("host", "h:1")]);
+    let d = decode(&Method::GET, &h, "/000000000000/q", None, b"");
+    assert_eq!(code(d.request.clone()), ErrorCode::UnknownOperation);
+    let r = render(
+        Protocol::Query,
+        &d.request.map(|_| Response::PurgeQueue),
+        "rid",
+    );
+    assert_eq!(r.status(), 404);
+    // Without a queue path the missing Action stays InvalidAction.
+    let d = decode(&Method::GET, &h, "/", None, b"");
+    assert_eq!(code(d.request), ErrorCode::InvalidAction);
+    for action in ["CreateQueue", "ListQueues", "GetQueueUrl"] {
+        let query = format!("Action={action}&QueueName=other");
+        let d = decode(&Method::GET, &h, "/000000000000/q", Some(&query), b"");
+        let e = d.request.unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidAction, "{action}");
+        assert_eq!(
+            e.message,
+            format!("The action {action} is not valid for this endpoint.")
+        );
+    }
+    let d = decode(
+        &Method::GET,
+        &h,
+        "/000000000000/q",
+        Some("Action=PurgeQueue"),
+        b"",
+    );
+    assert!(d.request.is_ok(), "{d:?}");
+}
+
+#[test]
+fn query_requests_accepting_json_are_answered_in_json() {
+    use crate::api::{accepts_json, render_query_as_json};
+    assert!(accepts_json(&headers(&[("accept", "application/json")])));
+    assert!(accepts_json(&headers(&[(
+        "accept",
+        "text/xml, application/json; q=0.9"
+    )])));
+    assert!(!accepts_json(&headers(&[("accept", "*/*")])));
+    assert!(!accepts_json(&HeaderMap::new()));
+
+    let ok = Ok(Response::GetQueueUrl(GetQueueUrlResult {
+        queue_url: "u".into(),
+    }));
+    let r = render_query_as_json(&ok, "rid");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let body: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"GetQueueUrlResponse": {
+            "GetQueueUrlResult": {"QueueUrl": "u"},
+            "ResponseMetadata": {"RequestId": "rid"},
+        }})
+    );
+    let r = render_query_as_json(&Ok(Response::PurgeQueue), "rid");
+    let body: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"PurgeQueueResponse": {"ResponseMetadata": {"RequestId": "rid"}}})
+    );
+    let r = render_query_as_json(&Err(SqsError::queue_does_not_exist()), "rid");
+    assert_eq!(r.status(), 400);
+    let body: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+    assert_eq!(
+        body["ErrorResponse"]["Error"]["Code"],
+        "AWS.SimpleQueueService.NonExistentQueue"
+    );
+    assert_eq!(body["ErrorResponse"]["RequestId"], "rid");
+}
+
+#[test]
+fn empty_query_results_are_empty_elements() {
+    let r = render(
+        Protocol::Query,
+        &Ok(Response::ReceiveMessage(ReceiveMessageResult::default())),
+        "rid",
+    );
+    let body = std::str::from_utf8(r.body()).unwrap();
+    assert!(body.contains("<ReceiveMessageResponse xmlns=\"http://queue.amazonaws.com/doc/2012-11-05/\"><ReceiveMessageResult/><ResponseMetadata>"), "{body}");
+}

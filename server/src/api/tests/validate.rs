@@ -95,7 +95,10 @@ fn attribute_names() {
         "AWSx.y",
         "amazon",
         "x.AWS.y",
+        "attr.1\u{f8}\u{df}\u{e4}",
+        "\u{e9}",
         &"n".repeat(256),
+        &"\u{f8}".repeat(256),
     ] {
         assert_eq!(message_attribute_name(ok), Ok(()), "{ok}");
     }
@@ -111,7 +114,8 @@ fn attribute_names() {
         "aMaZoN.x".into(),
         "a b".into(),
         "a/b".into(),
-        "\u{e9}".into(),
+        "a\u{2713}".into(),
+        "\u{f8}".repeat(257),
     ] {
         assert_eq!(
             code(message_attribute_name(&bad)),
@@ -232,7 +236,7 @@ fn attribute_values() {
             "a",
             &MessageAttributeValue::string("\u{0}")
         )),
-        ErrorCode::InvalidMessageContents
+        ErrorCode::InvalidParameterValue
     );
     let ten: MessageAttributes = (0..10)
         .map(|i| (format!("a{i}"), MessageAttributeValue::string("v")))
@@ -365,4 +369,57 @@ fn request_level_checks() {
         code(visibility_entry(&entry)),
         ErrorCode::InvalidParameterValue
     );
+}
+
+#[test]
+fn add_permission_grants_only_what_others_may_do() {
+    let add = |accounts: &[&str], actions: &[&str]| {
+        request(&Request::AddPermission(AddPermissionRequest {
+            queue_url: "q".into(),
+            label: "l".into(),
+            aws_account_ids: accounts.iter().map(|a| a.to_string()).collect(),
+            actions: actions.iter().map(|a| a.to_string()).collect(),
+        }))
+    };
+    assert_eq!(add(&["1"], &["SendMessage", "*", "PurgeQueue"]), Ok(()));
+    for owner_only in [
+        "AddPermission",
+        "RemovePermission",
+        "SetQueueAttributes",
+        "DeleteQueue",
+    ] {
+        let e = add(&["1"], &[owner_only]).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidParameterValue);
+        assert_eq!(
+            e.message,
+            format!(
+                "Value SQS:{owner_only} for parameter ActionName is invalid. Reason: Only the queue owner is allowed to invoke this action."
+            )
+        );
+    }
+    assert!(
+        add(&["1"], &["Fly"])
+            .unwrap_err()
+            .message
+            .contains("Please refer to the appropriate WSDL")
+    );
+    assert_eq!(code(add(&["1"], &[])), ErrorCode::MissingParameter);
+    assert_eq!(
+        code(add(&[], &["SendMessage"])),
+        ErrorCode::InvalidParameterValue
+    );
+}
+
+#[test]
+fn tag_and_untag_need_something_to_do() {
+    let tag = Request::TagQueue(TagQueueRequest {
+        queue_url: "q".into(),
+        tags: Default::default(),
+    });
+    assert_eq!(code(request(&tag)), ErrorCode::MissingParameter);
+    let untag = Request::UntagQueue(UntagQueueRequest {
+        queue_url: "q".into(),
+        tag_keys: Vec::new(),
+    });
+    assert_eq!(code(request(&untag)), ErrorCode::MissingParameter);
 }
