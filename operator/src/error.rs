@@ -52,6 +52,9 @@ pub enum Error {
     /// A Queue cannot be brought in sync with its SQS queue.
     #[error(transparent)]
     Queue(#[from] crate::queue::Problem),
+    /// A certificate of the internal port could not be issued.
+    #[error("issuing the internal port's certificates: {0}")]
+    Pki(#[from] crate::pki::PkiError),
     /// The operating system's random source failed.
     #[error("generating {what}: {cause}")]
     Random {
@@ -69,7 +72,7 @@ impl Error {
             Error::Membership(DriverError::Admin(_)) => Category::Cluster,
             Error::Membership(DriverError::Workloads { .. }) => Category::Kubernetes,
             Error::Queue(p) => p.category(),
-            Error::Random { .. } => Category::Internal,
+            Error::Random { .. } | Error::Pki(_) => Category::Internal,
         }
     }
 
@@ -82,6 +85,7 @@ impl Error {
             Error::Membership(DriverError::Admin(_)) => "AdminApi",
             Error::Queue(p) => p.reason(),
             Error::Random { .. } => "Random",
+            Error::Pki(_) => "CertificateIssueFailed",
         }
     }
 

@@ -11,6 +11,7 @@ pub mod error;
 pub mod lease;
 pub mod membership;
 pub mod metrics;
+pub mod pki;
 pub mod queue;
 pub mod status;
 

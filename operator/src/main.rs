@@ -12,6 +12,7 @@ use sqsraft_operator::build::{OperatorDefaults, OperatorPods};
 use sqsraft_operator::controller::{self, Context, PodHttpConnector};
 use sqsraft_operator::lease::{self, LeaseConfig};
 use sqsraft_operator::metrics::{self, Metrics};
+use sqsraft_operator::pki::Lifetimes;
 use sqsraft_operator::queue;
 use tokio::sync::watch;
 
@@ -57,6 +58,21 @@ struct Args {
         default_value = "cluster.local"
     )]
     cluster_domain: String,
+
+    /// Validity of a generated cluster CA, in seconds (default ten years). It is rotated
+    /// when a third is left.
+    #[arg(long, env = "SQSRAFT_OPERATOR_CA_VALIDITY_SECONDS", default_value_t = Lifetimes::default().ca.as_secs())]
+    ca_validity_seconds: u64,
+
+    /// Validity of a member certificate, in seconds (default 90 days). It is renewed when
+    /// a third is left.
+    #[arg(long, env = "SQSRAFT_OPERATOR_CERTIFICATE_VALIDITY_SECONDS", default_value_t = Lifetimes::default().certificate.as_secs())]
+    certificate_validity_seconds: u64,
+
+    /// Longest time a changed Secret takes to reach every pod's files (kubelet sync period
+    /// and cache), in seconds: each step of a CA rotation waits this long.
+    #[arg(long, env = "SQSRAFT_OPERATOR_SECRET_PROPAGATION_SECONDS", default_value_t = Lifetimes::default().propagation.as_secs())]
+    secret_propagation_seconds: u64,
 
     /// Disable leader election (only with a single operator replica).
     #[arg(long, env = "SQSRAFT_OPERATOR_NO_LEADER_ELECTION")]
@@ -129,8 +145,15 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(args.metrics_listen).await?;
     tokio::spawn(metrics::serve(listener, metrics.clone()));
 
+    let pki = Lifetimes {
+        ca: Duration::from_secs(args.ca_validity_seconds),
+        certificate: Duration::from_secs(args.certificate_validity_seconds),
+        propagation: Duration::from_secs(args.secret_propagation_seconds),
+    };
+    pki.check()?;
     let mut defaults = OperatorDefaults {
         cluster_domain: args.cluster_domain.clone(),
+        pki,
         ..OperatorDefaults::default()
     };
     if let Some(image) = args.server_image.clone() {

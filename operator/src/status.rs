@@ -5,7 +5,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use crate::build::Cluster;
 use crate::crd::QueueCluster;
 use crate::crd::queue_cluster::{
-    LeaderStatus, MemberRole, MemberStatus, QueueClusterStatus, condition,
+    InternalTlsStatus, LeaderStatus, MemberRole, MemberStatus, QueueClusterStatus, condition,
 };
 use crate::membership::{ClusterHealth, Step};
 
@@ -33,6 +33,8 @@ pub struct StatusInputs<'a> {
     pub health: Option<&'a ClusterHealth>,
     pub outcome: &'a Outcome,
     pub previous: Option<&'a QueueClusterStatus>,
+    /// The internal port's certificates (`None`: not looked at in this pass).
+    pub internal_tls: Option<&'a InternalTlsStatus>,
     pub now: Time,
 }
 
@@ -290,6 +292,10 @@ pub fn compute(
         lease_healthy,
         endpoint: Some(c.endpoint()),
         credentials_secret: Some(credentials_secret),
+        internal_tls: inputs
+            .internal_tls
+            .cloned()
+            .or_else(|| prev.and_then(|p| p.internal_tls.clone())),
         conditions: conditions.list,
     }
 }

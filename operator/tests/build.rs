@@ -16,6 +16,7 @@ fn defaults() -> OperatorDefaults {
         image: "sqsraft/sqsraft-server:test".into(),
         cluster_domain: "cluster.local".into(),
         operator_pods: None,
+        ..OperatorDefaults::default()
     }
 }
 
@@ -368,9 +369,19 @@ fn server_environment_and_mounts() {
         env["SQSRAFT_CLUSTER_TOKEN_FILE"],
         "/etc/sqsraft/token/token"
     );
+    // Mutual TLS on the internal port from the mounted member Secret; never cleartext.
+    assert!(!env.contains_key("SQSRAFT_INTERNAL_INSECURE"));
     assert_eq!(
-        env["SQSRAFT_INTERNAL_INSECURE"], "true",
-        "cleartext until the operator manages the PKI"
+        env["SQSRAFT_INTERNAL_CA_FILE"],
+        "/etc/sqsraft/internal-tls/ca.crt"
+    );
+    assert_eq!(
+        env["SQSRAFT_INTERNAL_CERT_FILE"],
+        "/etc/sqsraft/internal-tls/tls.crt"
+    );
+    assert_eq!(
+        env["SQSRAFT_INTERNAL_KEY_FILE"],
+        "/etc/sqsraft/internal-tls/tls.key"
     );
     assert_eq!(env["SQSRAFT_REGION"], "us-east-1");
     assert_eq!(
@@ -400,6 +411,10 @@ fn server_environment_and_mounts() {
         ("/etc/sqsraft/credentials".into(), true)
     );
     assert_eq!(mounts["cluster-token"], ("/etc/sqsraft/token".into(), true));
+    assert_eq!(
+        mounts["internal-tls"],
+        ("/etc/sqsraft/internal-tls".into(), true)
+    );
     // readOnlyRootFilesystem needs a writable /tmp.
     assert_eq!(mounts["tmp"], ("/tmp".into(), false));
     let secrets: BTreeMap<String, String> = spec
@@ -417,9 +432,12 @@ fn server_environment_and_mounts() {
         secrets,
         labels(&[
             ("credentials", "orders-credentials"),
-            ("cluster-token", "orders-cluster-token")
+            ("cluster-token", "orders-cluster-token"),
+            ("internal-tls", "orders-internal-tls"),
         ])
     );
+    // The CA Secret, holding the CA's key, is never mounted into a pod.
+    assert!(!secrets.values().any(|s| s == "orders-ca"));
 }
 
 #[test]

@@ -56,10 +56,10 @@ fn every_rule_compiles() {
     let mut errors = Vec::new();
     collect_errors(&compiled, &mut errors);
     assert!(errors.is_empty(), "CEL compile errors: {errors:?}");
-    // replicas, region, acceptedRegions, accountId, secretName, port, heartbeat, raft,
-    // maxUnavailable, storage immutability, storage.size quantity, the spec-level
-    // PDB/quorum rule and the object name.
-    assert_eq!(count_rules(&compiled), 13);
+    // replicas, region, acceptedRegions, accountId, the two secretNames (credentials,
+    // internalTls), port, heartbeat, raft, maxUnavailable, storage immutability,
+    // storage.size quantity, the spec-level PDB/quorum rule and the object name.
+    assert_eq!(count_rules(&compiled), 14);
 }
 
 #[test]
@@ -100,9 +100,15 @@ fn account_region_and_port_rules() {
         None,
     );
     assert_eq!(f, ["secretName must be a valid Secret name"]);
+    let f = failures(
+        json!({"replicas": 3, "internalTls": {"secretName": "-bad"}}),
+        None,
+    );
+    assert_eq!(f, ["secretName must be a valid Secret name"]);
     let ok = failures(
         json!({"replicas": 3, "accountId": "123456789012", "region": "eu-west-1",
-               "credentials": {"secretName": "my-creds"}}),
+               "credentials": {"secretName": "my-creds"},
+               "internalTls": {"secretName": "orders-tls"}}),
         None,
     );
     assert!(ok.is_empty(), "{ok:?}");

@@ -1,26 +1,32 @@
 //! The membership loop (planner + HTTP admin client) against a REAL sqsraft cluster of
 //! separate `sqsraft-server` processes on 127.0.0.1. The StatefulSet is played by
 //! [`LocalWorkloads`]: "scaling" starts and stops processes, "deleting a PVC" removes a
-//! node's data directory. No Kubernetes involved.
+//! node's data directory. No Kubernetes involved. The internal port runs with mutual
+//! TLS from the operator's own PKI (a CA, a member certificate, the operator's client
+//! certificate), as in a QueueCluster.
 //!
 //! Needs the server binary: `$SQSRAFT_SERVER_BIN`, or `target/debug/sqsraft-server`
-//! of the workspace (`cargo build -p sqsraft-server`). Without it the test prints why it
-//! is skipped and passes.
+//! of the workspace (`cargo build -p sqsraft-server`). Without it the test says why it
+//! cannot run (and fails under `CI=true`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 use sqsraft_operator::admin_types::ClusterStatus;
+use sqsraft_operator::controller::identity::Identities;
+use sqsraft_operator::controller::tls::AdminTrust;
 use sqsraft_operator::membership::{
-    AdminApi, AdminCall, HttpAdminClient, LoopbackResolver, PlannerConfig, Step, WorkloadState,
-    Workloads, turn,
+    AdminApi, AdminCall, AdminCallError, HttpAdminClient, LoopbackResolver, PlannerConfig, Step,
+    WorkloadState, Workloads, turn,
 };
+use sqsraft_operator::pki::{self, Authority, CaPair};
 
 const TOKEN: &str = "local-cluster-test-token";
 const MAX_NODES: usize = 5;
+const DAY: Duration = Duration::from_secs(86_400);
 
 fn server_binary() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("SQSRAFT_SERVER_BIN") {
@@ -59,6 +65,16 @@ struct LocalWorkloads {
 impl LocalWorkloads {
     fn new(bin: PathBuf, dir: &Path) -> Self {
         std::fs::write(dir.join("token"), TOKEN).unwrap();
+        let now = SystemTime::now();
+        let (ca, issued) = Authority::generate("local CA", now, DAY * 30).unwrap();
+        let sans = ["localhost".to_string(), "127.0.0.1".to_string()];
+        let member = ca
+            .issue(&pki::member_profile("local member", &sans), now, DAY)
+            .unwrap();
+        std::fs::write(dir.join("ca.crt"), &issued.cert_pem).unwrap();
+        std::fs::write(dir.join("tls.crt"), &member.cert_pem).unwrap();
+        std::fs::write(dir.join("tls.key"), &member.key_pem).unwrap();
+        std::fs::write(dir.join("ca.key"), &issued.key_pem).unwrap();
         std::fs::write(
             dir.join("credentials.json"),
             r#"{"credentials":[{"accessKeyId":"AKIDLOCALTEST","secretAccessKey":"local-test-secret"}]}"#,
@@ -86,6 +102,30 @@ impl LocalWorkloads {
         }
     }
 
+    /// The operator's identity towards this cluster, as the controller makes it.
+    fn operator_tls(&self) -> Arc<rustls::ClientConfig> {
+        let read = |f: &str| std::fs::read_to_string(self.dir.join(f)).unwrap();
+        let trust = AdminTrust::Issue {
+            bundle: read("ca.crt"),
+            signer: CaPair {
+                cert_pem: read("ca.crt"),
+                key_pem: read("ca.key"),
+            },
+        };
+        Identities::default()
+            .config(
+                ("local".into(), "cluster".into()),
+                &trust,
+                SystemTime::now(),
+            )
+            .unwrap()
+    }
+
+    /// The admin client the controller would use.
+    fn admin(&self, token: &str) -> HttpAdminClient<LoopbackResolver> {
+        HttpAdminClient::new(self.resolver(), token, Some(self.operator_tls()))
+    }
+
     fn data_dir(&self, ordinal: u32) -> PathBuf {
         self.dir.join(format!("data-{ordinal}"))
     }
@@ -109,9 +149,12 @@ impl LocalWorkloads {
             .arg(self.dir.join("credentials.json"))
             .arg("--cluster-token-file")
             .arg(self.dir.join("token"))
-            // The operator's admin client speaks cleartext until it manages the PKI, as
-            // the StatefulSet's members do (SQSRAFT_INTERNAL_INSECURE).
-            .arg("--internal-insecure")
+            .arg("--internal-ca-file")
+            .arg(self.dir.join("ca.crt"))
+            .arg("--internal-cert-file")
+            .arg(self.dir.join("tls.crt"))
+            .arg("--internal-key-file")
+            .arg(self.dir.join("tls.key"))
             .args(["--heartbeat-interval-ms", "50"])
             .args(["--election-timeout-min-ms", "300"])
             .args(["--election-timeout-max-ms", "600"])
@@ -323,7 +366,7 @@ async fn planner_drives_a_real_cluster_through_create_scale_up_refusal_and_scale
     };
     let dir = tempfile::tempdir().unwrap();
     let w = LocalWorkloads::new(bin, dir.path());
-    let api = HttpAdminClient::new(w.resolver(), TOKEN);
+    let api = w.admin(TOKEN);
     let limit = Duration::from_secs(90);
 
     // Create: the StatefulSet appears, every pod answers, one bootstrap with 3 voters.
@@ -465,15 +508,9 @@ async fn admin_client_reports_unreachable_pods_and_bad_tokens() {
     let dir = tempfile::tempdir().unwrap();
     let w = LocalWorkloads::new(bin, dir.path());
     // Nothing is running yet: connection refused.
-    let api = HttpAdminClient::new(w.resolver(), TOKEN);
+    let api = w.admin(TOKEN);
     let err = api.call(0, AdminCall::Status).await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            sqsraft_operator::membership::AdminCallError::Unreachable { .. }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, AdminCallError::Unreachable { .. }), "{err:?}");
     w.scale(1).await.unwrap();
     let start = Instant::now();
     let status = loop {
@@ -491,7 +528,28 @@ async fn admin_client_reports_unreachable_pods_and_bad_tokens() {
     };
     assert_eq!(status.node_id, 1);
     assert!(!status.initialized);
-    let wrong = HttpAdminClient::new(w.resolver(), "wrong-token");
+    let wrong = w.admin("wrong-token");
     let err = wrong.call(0, AdminCall::Status).await.unwrap_err();
     assert_eq!(err.code(), Some("Unauthorized"), "{err:?}");
+    // The right token is not enough without the cluster's TLS: in cleartext, or with a
+    // client certificate of another CA, the call never reaches the admin API.
+    let cleartext = HttpAdminClient::new(w.resolver(), TOKEN, None);
+    let err = cleartext.call(0, AdminCall::Status).await.unwrap_err();
+    assert!(matches!(err, AdminCallError::Unreachable { .. }), "{err:?}");
+    let now = SystemTime::now();
+    let (other, other_ca) = Authority::generate("other CA", now, DAY).unwrap();
+    let trust = AdminTrust::Issue {
+        // Trusting the right CA, presenting another's certificate.
+        bundle: std::fs::read_to_string(dir.path().join("ca.crt")).unwrap(),
+        signer: CaPair {
+            cert_pem: other.cert_pem().to_string(),
+            key_pem: other_ca.key_pem,
+        },
+    };
+    let foreign = Identities::default()
+        .config(("other".into(), "cluster".into()), &trust, now)
+        .unwrap();
+    let impostor = HttpAdminClient::new(w.resolver(), TOKEN, Some(foreign));
+    let err = impostor.call(0, AdminCall::Status).await.unwrap_err();
+    assert!(matches!(err, AdminCallError::Unreachable { .. }), "{err:?}");
 }

@@ -94,7 +94,8 @@ async fn start_server(bin: PathBuf) -> Server {
         .arg(dir.path().join("credentials.json"))
         .arg("--cluster-token-file")
         .arg(dir.path().join("token"))
-        // The operator's admin client speaks cleartext until it manages the PKI.
+        // The queue flows need no mutual TLS; planner_local_cluster proves the operator's
+        // admin client over it.
         .arg("--internal-insecure")
         .stdout(Stdio::null())
         .stderr(log)
@@ -110,6 +111,7 @@ async fn start_server(bin: PathBuf) -> Server {
             internal_ports: vec![internal],
         },
         TOKEN,
+        None,
     );
     let init = AdminCall::Init(InitRequest {
         members: vec![Member {

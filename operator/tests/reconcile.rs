@@ -994,3 +994,170 @@ async fn a_foreign_object_is_never_taken_over() {
         "QueueCluster"
     );
 }
+
+/// The decoded `key` of a stored Secret.
+fn secret_text(secret: &serde_json::Value, key: &str) -> String {
+    let bytes: k8s_openapi::ByteString = serde_json::from_value(secret["data"][key].clone())
+        .unwrap_or_else(|e| panic!("{key}: {e}"));
+    String::from_utf8(bytes.0).unwrap()
+}
+
+/// A new cluster gets its own CA and a member certificate naming every pod; the CA's key
+/// never reaches a pod; a steady cluster rewrites neither; a member certificate that no
+/// longer chains to the CA is replaced while the CA stays; a CA Secret someone else made
+/// is never used.
+#[tokio::test]
+async fn the_internal_port_pki_is_generated_kept_and_repaired() {
+    use sqsraft_operator::pki::CertInfo;
+    let h = Harness::new("minimal");
+    h.converge().await;
+    let ca = h.get("v1", "secrets", "orders-ca").expect("a CA Secret");
+    let member = h
+        .get("v1", "secrets", "orders-internal-tls")
+        .expect("a member Secret");
+    assert_eq!(ca["metadata"]["ownerReferences"][0]["kind"], "QueueCluster");
+    assert_eq!(member["type"], "kubernetes.io/tls");
+    let ca_cert = CertInfo::parse(&secret_text(&ca, "ca.crt")).unwrap();
+    let cert = CertInfo::parse(&secret_text(&member, "tls.crt")).unwrap();
+    assert!(cert.signed_by(&ca_cert));
+    assert_eq!(secret_text(&member, "ca.crt"), secret_text(&ca, "ca.crt"));
+    for name in [
+        "*.orders-headless.shop.svc.cluster.local",
+        "orders.shop.svc",
+        "127.0.0.1",
+    ] {
+        assert!(cert.sans.contains(name), "{name} not in {:?}", cert.sans);
+    }
+    assert!(
+        member["data"].get("ca.key").is_none(),
+        "the CA key stays in the CA Secret"
+    );
+    let status = h.qc().status.unwrap().internal_tls.expect("TLS status");
+    assert_eq!(status.secret_name, "orders-internal-tls");
+    assert_eq!(
+        status.certificate_not_after.map(|t| t.0.as_second()),
+        Some(cert.not_after)
+    );
+    assert_eq!(
+        status.ca_not_after.map(|t| t.0.as_second()),
+        Some(ca_cert.not_after)
+    );
+    assert!(h.count_events("CertificateIssued") >= 1);
+
+    h.clear_log();
+    h.reconcile().await.unwrap();
+    assert!(
+        !h.writes().iter().any(|(_, p)| p.contains("/secrets/")),
+        "{:?}",
+        h.writes()
+    );
+
+    // A member certificate of another CA (say, restored from another cluster's backup).
+    let (other, _) = sqsraft_operator::pki::Authority::generate(
+        "other",
+        std::time::SystemTime::now(),
+        std::time::Duration::from_secs(86_400 * 30),
+    )
+    .unwrap();
+    let foreign = other
+        .issue(
+            &sqsraft_operator::pki::member_profile("x", &["127.0.0.1".to_string()]),
+            std::time::SystemTime::now(),
+            std::time::Duration::from_secs(86_400),
+        )
+        .unwrap();
+    let mut tampered = member.clone();
+    tampered["data"]["tls.crt"] = json!(k8s_openapi::ByteString(foreign.cert_pem.into_bytes()));
+    tampered["data"]["tls.key"] = json!(k8s_openapi::ByteString(foreign.key_pem.into_bytes()));
+    h.api
+        .store
+        .lock()
+        .unwrap()
+        .put("v1", "secrets", "shop", "orders-internal-tls", tampered);
+    h.reconcile().await.unwrap();
+    let repaired = h.get("v1", "secrets", "orders-internal-tls").unwrap();
+    let cert = CertInfo::parse(&secret_text(&repaired, "tls.crt")).unwrap();
+    assert!(cert.signed_by(&ca_cert), "re-issued by the cluster CA");
+    assert_eq!(
+        h.get("v1", "secrets", "orders-ca").unwrap(),
+        ca,
+        "the CA stays"
+    );
+
+    // Another cluster's CA Secret of the same name is refused, not adopted.
+    let h = Harness::new("minimal");
+    let theirs = json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "orders-ca", "namespace": "shop", "uid": "theirs"},
+        "data": {"ca.crt": "eA==", "ca.key": "eA=="}});
+    h.api
+        .store
+        .lock()
+        .unwrap()
+        .put("v1", "secrets", "shop", "orders-ca", theirs.clone());
+    h.reconcile().await.unwrap();
+    assert_eq!(h.get("v1", "secrets", "orders-ca").unwrap(), theirs);
+    assert_eq!(condition(&h.qc(), "Degraded").1, "ForeignObject");
+    assert!(h.get("v1", "secrets", "orders-internal-tls").is_none());
+}
+
+/// With `spec.internalTls.secretName` the operator waits for the user's Secret, mounts
+/// it as is, never writes it, and generates no PKI of its own.
+#[tokio::test]
+async fn a_user_supplied_internal_tls_secret_is_waited_for_and_mounted_as_is() {
+    use sqsraft_operator::pki::{Authority, member_profile};
+    let h = Harness::new("minimal");
+    h.edit_spec(|s| s["internalTls"] = json!({"secretName": "orders-mtls"}));
+    h.reconcile().await.unwrap();
+    let (degraded, reason, _) = condition(&h.qc(), "Degraded");
+    assert_eq!(
+        (degraded.as_str(), reason.as_str()),
+        ("True", "InternalTlsSecretMissing")
+    );
+    assert!(h.get("apps/v1", "statefulsets", "orders").is_none());
+
+    let now = std::time::SystemTime::now();
+    let (ca, ca_issued) =
+        Authority::generate("theirs", now, std::time::Duration::from_secs(86_400 * 30)).unwrap();
+    let cert = ca
+        .issue(
+            &member_profile(
+                "m",
+                &["*.orders-headless.shop.svc.cluster.local".to_string()],
+            ),
+            now,
+            std::time::Duration::from_secs(86_400),
+        )
+        .unwrap();
+    let theirs = json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "orders-mtls", "namespace": "shop", "resourceVersion": "7"},
+        "type": "kubernetes.io/tls",
+        "data": {"ca.crt": k8s_openapi::ByteString(ca_issued.cert_pem.into_bytes()),
+                 "tls.crt": k8s_openapi::ByteString(cert.cert_pem.into_bytes()),
+                 "tls.key": k8s_openapi::ByteString(cert.key_pem.into_bytes())}});
+    h.api
+        .store
+        .lock()
+        .unwrap()
+        .put("v1", "secrets", "shop", "orders-mtls", theirs.clone());
+    h.clear_log();
+    h.converge().await;
+    assert_eq!(h.get("v1", "secrets", "orders-mtls").unwrap(), theirs);
+    assert!(
+        !h.writes()
+            .iter()
+            .any(|(_, p)| p.contains("/secrets/orders-mtls"))
+    );
+    assert!(h.get("v1", "secrets", "orders-ca").is_none());
+    assert!(h.get("v1", "secrets", "orders-internal-tls").is_none());
+    let sts = h.get("apps/v1", "statefulsets", "orders").unwrap();
+    let volumes = sts["spec"]["template"]["spec"]["volumes"].to_string();
+    assert!(
+        volumes.contains("\"secretName\":\"orders-mtls\""),
+        "{volumes}"
+    );
+    let status = h.qc().status.unwrap().internal_tls.unwrap();
+    assert_eq!(status.secret_name, "orders-mtls");
+    assert_eq!(status.ca_not_after, None);
+    assert!(status.certificate_not_after.is_some());
+    assert_eq!(condition(&h.qc(), "Degraded").0, "False");
+}

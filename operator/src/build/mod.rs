@@ -4,6 +4,7 @@
 //! Nothing here performs I/O or reads the clock; randomness for generated Secrets is
 //! passed in. Every function is unit-tested from YAML fixtures (`operator/tests/`).
 
+mod internal_tls;
 mod names;
 mod network_policy;
 mod pdb;
@@ -11,12 +12,18 @@ mod secrets;
 mod services;
 mod statefulset;
 
+pub use internal_tls::{
+    CA_CERT_KEY, INTERNAL_TLS_MOUNT, InternalTlsSource, TLS_CERT_KEY, TLS_KEY_KEY, ca_common_name,
+    ca_secret, internal_tls_secret_name, internal_tls_source, member_common_name, member_sans,
+    member_secret, read_ca, read_member,
+};
 pub use names::{DATA_VOLUME, Names};
 pub use network_policy::network_policy;
 pub use pdb::{max_unavailable, pod_disruption_budget};
 pub use secrets::{
     ACCESS_KEY_ID_KEY, CREDENTIALS_KEY, ClusterToken, CredentialsSource, KeyPair,
     SECRET_ACCESS_KEY_KEY, TOKEN_KEY, cluster_token_secret, credentials_secret, credentials_source,
+    secret_value,
 };
 pub use services::{client_service, headless_service, leader_service};
 pub use statefulset::stateful_set;
@@ -85,6 +92,8 @@ pub struct OperatorDefaults {
     /// The operator's own pods, which the NetworkPolicy lets reach the internal port;
     /// `None` when the operator runs outside the cluster.
     pub operator_pods: Option<OperatorPods>,
+    /// Lifetimes of the internal port's generated CA and certificates.
+    pub pki: crate::pki::Lifetimes,
 }
 
 /// Where the operator's pods run and the labels that select them.
@@ -100,6 +109,7 @@ impl Default for OperatorDefaults {
             image: format!("sqsraft/sqsraft-server:{}", env!("CARGO_PKG_VERSION")),
             cluster_domain: "cluster.local".into(),
             operator_pods: None,
+            pki: crate::pki::Lifetimes::default(),
         }
     }
 }

@@ -144,3 +144,16 @@ pub fn cluster_token_secret(c: &Cluster<'_>, token: &ClusterToken) -> Secret {
         ..Secret::default()
     }
 }
+
+/// The value of `key` in a Secret's `data` (or `stringData`, for objects not yet
+/// normalised by the API server).
+pub fn secret_value(secret: &Secret, key: &str) -> Option<String> {
+    if let Some(v) = secret.data.as_ref().and_then(|d| d.get(key)) {
+        return String::from_utf8(v.0.clone()).ok();
+    }
+    secret
+        .string_data
+        .as_ref()
+        .and_then(|d| d.get(key))
+        .cloned()
+}

@@ -17,6 +17,9 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use super::internal_tls::{
+    CA_CERT_KEY, INTERNAL_TLS_MOUNT, TLS_CERT_KEY, TLS_KEY_KEY, internal_tls_secret_name,
+};
 use super::secrets::{CREDENTIALS_KEY, TOKEN_KEY};
 use super::{Cluster, DATA_VOLUME, INTERNAL_PORT, INTERNAL_PORT_NAME, SQS_PORT, SQS_PORT_NAME};
 
@@ -116,10 +119,18 @@ fn server_env(c: &Cluster<'_>) -> Vec<EnvVar> {
             "SQSRAFT_CLUSTER_TOKEN_FILE",
             format!("{TOKEN_MOUNT}/{TOKEN_KEY}"),
         ),
-        // The operator issues no internal-port certificates yet, so members talk in
-        // cleartext, confined by the NetworkPolicy to the members and the operator.
-        // Remove once it manages the PKI.
-        env("SQSRAFT_INTERNAL_INSECURE", "true"),
+        env(
+            "SQSRAFT_INTERNAL_CA_FILE",
+            format!("{INTERNAL_TLS_MOUNT}/{CA_CERT_KEY}"),
+        ),
+        env(
+            "SQSRAFT_INTERNAL_CERT_FILE",
+            format!("{INTERNAL_TLS_MOUNT}/{TLS_CERT_KEY}"),
+        ),
+        env(
+            "SQSRAFT_INTERNAL_KEY_FILE",
+            format!("{INTERNAL_TLS_MOUNT}/{TLS_KEY_KEY}"),
+        ),
         env("SQSRAFT_REGION", spec.region.clone()),
         env("SQSRAFT_ACCEPTED_REGIONS", spec.accepted_regions.join(",")),
         env("SQSRAFT_ACCOUNT_ID", spec.account_id.clone()),
@@ -222,6 +233,12 @@ fn server_container(c: &Cluster<'_>) -> Container {
                 ..VolumeMount::default()
             },
             VolumeMount {
+                name: "internal-tls".into(),
+                mount_path: INTERNAL_TLS_MOUNT.into(),
+                read_only: Some(true),
+                ..VolumeMount::default()
+            },
+            VolumeMount {
                 name: "tmp".into(),
                 mount_path: "/tmp".into(),
                 ..VolumeMount::default()
@@ -303,6 +320,7 @@ fn pod_template(c: &Cluster<'_>) -> PodTemplateSpec {
             volumes: Some(vec![
                 secret_volume("credentials", c.credentials_secret_name()),
                 secret_volume("cluster-token", c.cluster_token_secret_name()),
+                secret_volume("internal-tls", internal_tls_secret_name(c)),
                 Volume {
                     name: "tmp".into(),
                     empty_dir: Some(EmptyDirVolumeSource {

@@ -11,7 +11,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::desired::Desired;
-use super::fetch::{Fetched, pod_roles, secret_value};
+use super::fetch::{Fetched, pod_roles};
+use super::tls::TlsPass;
 use crate::build::{self, Cluster, FIELD_MANAGER, LABEL_ROLE, ROLE_FOLLOWER, ROLE_LEADER};
 use crate::error::{Error, KubeContext};
 use crate::membership::ClusterHealth;
@@ -82,7 +83,7 @@ pub async fn objects(
     for secret in &desired.new_secrets {
         let stored = create_once(&secrets, secret).await?;
         if secret.metadata.name.as_deref() == Some(c.cluster_token_secret_name().as_str()) {
-            token = secret_value(&stored, build::TOKEN_KEY);
+            token = build::secret_value(&stored, build::TOKEN_KEY);
         }
     }
     let token = token.ok_or_else(|| Error::Missing {
@@ -113,6 +114,33 @@ pub async fn objects(
         server_side_apply(&Api::<StatefulSet>::namespaced(client.clone(), ns), sts).await?;
     }
     Ok(token)
+}
+
+/// Writes the internal port's Secrets of `pass`: the CA first (a new one created once;
+/// when another writer was faster its CA wins and this pass stops, to issue from that
+/// one next time), then the member Secret.
+pub async fn tls_secrets(c: &Cluster<'_>, client: &Client, pass: &TlsPass) -> Result<(), Error> {
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &c.namespace);
+    if let Some((secret, new)) = &pass.ca_secret {
+        if *new {
+            let stored = create_once(&secrets, secret).await?;
+            if build::read_ca(&stored) != build::read_ca(secret) {
+                return Err(Error::Conflict {
+                    reason: "CaCreatedConcurrently",
+                    message: format!(
+                        "Secret {} was created by another writer meanwhile; issuing from it on the next pass",
+                        stored.metadata.name.clone().unwrap_or_default()
+                    ),
+                });
+            }
+        } else {
+            server_side_apply(&secrets, secret).await?;
+        }
+    }
+    if let Some(secret) = &pass.member_secret {
+        server_side_apply(&secrets, secret).await?;
+    }
+    Ok(())
 }
 
 /// Labels the leader's pod `leader` and every other pod `follower`, so the

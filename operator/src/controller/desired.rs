@@ -6,7 +6,7 @@ use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 
-use super::fetch::{Fetched, secret_value};
+use super::fetch::Fetched;
 use crate::build::{self, Cluster, ClusterToken, CredentialsSource, KeyPair};
 use crate::error::Error;
 
@@ -45,7 +45,7 @@ pub fn validate(c: &Cluster<'_>, fetched: &Fetched) -> Result<(), Error> {
     let usable = fetched
         .credentials_secret
         .as_ref()
-        .is_some_and(|s| secret_value(s, build::CREDENTIALS_KEY).is_some());
+        .is_some_and(|s| build::secret_value(s, build::CREDENTIALS_KEY).is_some());
     if usable {
         return Ok(());
     }

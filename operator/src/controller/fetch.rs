@@ -21,6 +21,10 @@ pub struct Fetched {
     pub token_secret: Option<Secret>,
     /// The Secret holding the SigV4 credentials (generated or the user's).
     pub credentials_secret: Option<Secret>,
+    /// The generated CA Secret (absent with a user-supplied internal TLS Secret).
+    pub ca_secret: Option<Secret>,
+    /// The Secret the pods mount for the internal port (generated or the user's).
+    pub internal_tls_secret: Option<Secret>,
     pub statefulset: Option<StatefulSet>,
     pub pods: Vec<Pod>,
     /// The Services, PodDisruptionBudget and StatefulSet the operator applies, as far
@@ -39,7 +43,7 @@ pub struct Existing {
 impl Fetched {
     /// The admin API token stored in the cluster-token Secret.
     pub fn token(&self) -> Option<String> {
-        secret_value(self.token_secret.as_ref()?, build::TOKEN_KEY)
+        build::secret_value(self.token_secret.as_ref()?, build::TOKEN_KEY)
     }
 
     /// `spec.replicas` of the StatefulSet, when it exists.
@@ -51,19 +55,6 @@ impl Fetched {
 /// `spec.replicas` of a StatefulSet (1 when unset, as the API server defaults it).
 pub fn statefulset_replicas(sts: Option<&StatefulSet>) -> Option<i32> {
     sts.map(|s| s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1))
-}
-
-/// The value of `key` in a Secret's `data` (or `stringData`, for objects not yet
-/// normalised by the API server).
-pub fn secret_value(secret: &Secret, key: &str) -> Option<String> {
-    if let Some(v) = secret.data.as_ref().and_then(|d| d.get(key)) {
-        return String::from_utf8(v.0.clone()).ok();
-    }
-    secret
-        .string_data
-        .as_ref()
-        .and_then(|d| d.get(key))
-        .cloned()
 }
 
 /// Reads the Secrets, the StatefulSet and the server pods of `c`.
@@ -80,6 +71,11 @@ pub async fn fetch(c: &Cluster<'_>, client: &Client) -> Result<Fetched, Error> {
     };
     let token_secret = get_secret(c.cluster_token_secret_name()).await?;
     let credentials_secret = get_secret(c.credentials_secret_name()).await?;
+    let ca_secret = match build::internal_tls_source(c) {
+        build::InternalTlsSource::Generated { ca, .. } => get_secret(ca).await?,
+        build::InternalTlsSource::UserSupplied(_) => None,
+    };
+    let internal_tls_secret = get_secret(build::internal_tls_secret_name(c)).await?;
     let (statefulset, pods) = workloads(c, client).await?;
     let mut applied = Vec::new();
     for name in [
@@ -91,6 +87,16 @@ pub async fn fetch(c: &Cluster<'_>, client: &Client) -> Result<Fetched, Error> {
     }
     applied.extend(existing::<PodDisruptionBudget>(c, client, &c.pdb_name()).await?);
     applied.extend(existing::<NetworkPolicy>(c, client, &c.network_policy_name()).await?);
+    // Generated Secrets are only ever written by the operator: a foreign one of the same
+    // name would otherwise become the cluster's CA.
+    if let build::InternalTlsSource::Generated { .. } = build::internal_tls_source(c) {
+        for secret in ca_secret.iter().chain(&internal_tls_secret) {
+            applied.push(Existing {
+                what: format!("Secret {}", secret.name_any()),
+                owners: secret.metadata.owner_references.clone().unwrap_or_default(),
+            });
+        }
+    }
     if let Some(sts) = &statefulset {
         applied.push(Existing {
             what: format!("StatefulSet {}", c.names.statefulset()),
@@ -100,6 +106,8 @@ pub async fn fetch(c: &Cluster<'_>, client: &Client) -> Result<Fetched, Error> {
     Ok(Fetched {
         token_secret,
         credentials_secret,
+        ca_secret,
+        internal_tls_secret,
         statefulset,
         pods,
         applied,

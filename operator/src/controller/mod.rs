@@ -5,12 +5,14 @@
 pub mod apply;
 pub mod desired;
 pub mod fetch;
+pub mod identity;
+pub mod tls;
 pub mod watch;
 pub mod workloads;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Pod, Secret, Service};
@@ -41,7 +43,13 @@ use workloads::KubeWorkloads;
 pub trait AdminConnector: Send + Sync + 'static {
     type Api: AdminApi;
     type Resolver: PodResolver;
-    fn connect(&self, c: &Cluster<'_>, token: &str) -> (Self::Api, Self::Resolver);
+    /// The admin API of `c`, authenticated by `token` and the mutual TLS of `tls`.
+    fn connect(
+        &self,
+        c: &Cluster<'_>,
+        token: &str,
+        tls: Arc<rustls::ClientConfig>,
+    ) -> (Self::Api, Self::Resolver);
 }
 
 /// HTTP to each pod's stable DNS name through the headless Service.
@@ -51,9 +59,17 @@ pub struct PodHttpConnector;
 impl AdminConnector for PodHttpConnector {
     type Api = HttpAdminClient<PodDnsResolver>;
     type Resolver = PodDnsResolver;
-    fn connect(&self, c: &Cluster<'_>, token: &str) -> (Self::Api, Self::Resolver) {
+    fn connect(
+        &self,
+        c: &Cluster<'_>,
+        token: &str,
+        tls: Arc<rustls::ClientConfig>,
+    ) -> (Self::Api, Self::Resolver) {
         let resolver = PodDnsResolver::new(c);
-        (HttpAdminClient::new(resolver.clone(), token), resolver)
+        (
+            HttpAdminClient::new(resolver.clone(), token, Some(tls)),
+            resolver,
+        )
     }
 }
 
@@ -67,6 +83,10 @@ pub struct Context<C> {
     pub recorder: Recorder,
     /// Consecutive failures per object, for exponential backoff.
     failures: Mutex<HashMap<(String, String), u32>>,
+    /// The operator's client certificates, per cluster.
+    identities: identity::Identities,
+    /// When each cluster was last warned that its user-supplied certificate expires.
+    expiry_warned: Mutex<HashMap<(String, String), Instant>>,
 }
 
 impl<C> Context<C> {
@@ -88,6 +108,8 @@ impl<C> Context<C> {
             connector,
             metrics,
             failures: Mutex::new(HashMap::new()),
+            identities: identity::Identities::default(),
+            expiry_warned: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -201,6 +223,7 @@ struct Seen {
     statefulset_replicas: Option<i32>,
     ready_replicas: Option<i32>,
     health: Option<ClusterHealth>,
+    internal_tls: Option<crate::crd::queue_cluster::InternalTlsStatus>,
 }
 
 impl Seen {
@@ -217,6 +240,7 @@ async fn reconcile_inner<C: AdminConnector>(
     // Deletion: owner references let the garbage collector remove everything we made;
     // there is no finalizer, so deletion never waits for an unreachable cluster.
     if qc.metadata.deletion_timestamp.is_some() {
+        ctx.identities.forget(&key(qc));
         return Ok(Action::await_change());
     }
     let (result, status) = match Cluster::new(qc, &ctx.defaults) {
@@ -262,11 +286,17 @@ async fn pipeline<C: AdminConnector>(
     }
     validate(c, &fetched)?;
     let entropy = Entropy::for_missing(c, &fetched)?;
+    let now = SystemTime::now();
+    let tls = tls::prepare(c, &fetched, now)?;
     let desired = desired::build(c, &fetched, &entropy);
+    apply::tls_secrets(c, &ctx.client, &tls).await?;
+    seen.internal_tls = Some(tls.status.clone());
+    report_tls(ctx, c.qc, &tls).await;
     let token = apply::objects(c, &ctx.client, &fetched, &desired).await?;
 
     let wl = KubeWorkloads::new(c, &ctx.client);
-    let (api, resolver) = ctx.connector.connect(c, &token);
+    let admin_tls = ctx.identities.config(key(c.qc), &tls.admin, now)?;
+    let (api, resolver) = ctx.connector.connect(c, &token, admin_tls);
     let desired_replicas = u32::try_from(c.qc.spec.replicas).unwrap_or(1);
     let (step, observed) = membership::turn(
         desired_replicas,
@@ -300,7 +330,15 @@ async fn observe_only<C: AdminConnector>(
     let Some(token) = fetched.token() else {
         return Ok(None);
     };
-    let (api, _) = ctx.connector.connect(c, &token);
+    let now = SystemTime::now();
+    let tls = tls::prepare(c, fetched, now)?;
+    // Nothing is written while paused: without a stored CA there is no identity the
+    // members would accept.
+    if matches!(tls.ca_secret, Some((_, true))) {
+        return Ok(None);
+    }
+    let admin_tls = ctx.identities.config(key(c.qc), &tls.admin, now)?;
+    let (api, _) = ctx.connector.connect(c, &token, admin_tls);
     let wl = KubeWorkloads::new(c, &ctx.client);
     let observed = membership::driver::observe(&api, &wl, ever_bootstrapped(c.qc)).await?;
     Ok(membership::cluster_health(&observed, &ctx.planner))
@@ -334,6 +372,7 @@ fn cluster_status(
             health: seen.health.as_ref(),
             outcome: &outcome,
             previous,
+            internal_tls: seen.internal_tls.as_ref(),
             now: now(),
         },
         c.credentials_secret_name(),
@@ -353,6 +392,47 @@ async fn report<C>(ctx: &Context<C>, qc: &QueueCluster, result: &Result<Outcome,
         }
         Ok(Outcome::Failed { .. }) => {}
         Err(e) => publish(ctx, qc, EventType::Warning, e.reason(), e.to_string()).await,
+    }
+}
+
+/// How often, at most, a cluster is warned that its user-supplied certificate expires.
+const EXPIRY_WARNING_EVERY: Duration = Duration::from_secs(3600);
+
+/// Events of the TLS step: what was issued (Normal), a user certificate close to its end
+/// (Warning, at most hourly).
+async fn report_tls<C>(ctx: &Context<C>, qc: &QueueCluster, pass: &tls::TlsPass) {
+    let until = pass
+        .status
+        .certificate_not_after
+        .as_ref()
+        .map_or_else(String::new, |t| {
+            format!(" (certificate valid until {})", t.0)
+        });
+    for note in &pass.notes {
+        let message = format!("{note}{until}");
+        publish(ctx, qc, EventType::Normal, "CertificateIssued", message).await;
+    }
+    let Some(warning) = &pass.expiring else {
+        return;
+    };
+    let due = {
+        let mut warned = ctx.expiry_warned.lock().unwrap_or_else(|e| e.into_inner());
+        let last = warned.get(&key(qc));
+        let due = last.is_none_or(|at| at.elapsed() >= EXPIRY_WARNING_EVERY);
+        if due {
+            warned.insert(key(qc), Instant::now());
+        }
+        due
+    };
+    if due {
+        publish(
+            ctx,
+            qc,
+            EventType::Warning,
+            "CertificateExpiring",
+            warning.clone(),
+        )
+        .await;
     }
 }
 

@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::api::networking::v1::NetworkPolicyPeer;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
@@ -99,6 +99,11 @@ pub struct QueueClusterSpec {
     /// SigV4 credentials clients sign requests with.
     #[serde(default)]
     pub credentials: CredentialsSpec,
+
+    /// Certificates of the internal port (Raft, forwarding, the admin API), where every
+    /// member and the operator authenticate with mutual TLS. Always on.
+    #[serde(default)]
+    pub internal_tls: InternalTlsSpec,
 
     /// AWS region that request signatures must name; also used in queue ARNs.
     #[serde(default = "default_region")]
@@ -283,6 +288,23 @@ pub struct CredentialsSpec {
     pub secret_name: Option<String>,
 }
 
+/// Where the internal port's certificates come from.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InternalTlsSpec {
+    /// Name of an existing Secret in the cluster's namespace with `ca.crt` (the CA
+    /// certificates members trust), `tls.crt` and `tls.key`: one certificate every member
+    /// and the operator present, for server and client use, naming
+    /// `*.<name>-headless.<namespace>.svc.<cluster domain>` and `127.0.0.1` (the shape a
+    /// cert-manager Certificate writes). The operator mounts it and never modifies it;
+    /// its owner renews it, and members re-read it within seconds. When absent the
+    /// operator keeps a CA per cluster (Secret `<name>-ca`) and issues and renews the
+    /// member certificate (Secret `<name>-internal-tls`) itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$') && size(self) <= 253").message("secretName must be a valid Secret name"))]
+    pub secret_name: Option<String>,
+}
+
 /// Raft timing parameters, in milliseconds.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[x_kube(validation = Rule::new(
@@ -461,9 +483,30 @@ pub struct QueueClusterStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_secret: Option<String>,
 
+    /// The internal port's certificates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub internal_tls: Option<InternalTlsStatus>,
+
     /// Available, Progressing, Degraded and ReconciliationPaused.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
+}
+
+/// The internal port's certificates as the operator last saw them.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InternalTlsStatus {
+    /// The Secret the server pods mount.
+    pub secret_name: String,
+    /// When the member certificate expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_not_after: Option<Time>,
+    /// When the cluster CA expires (operator-managed PKI only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_not_after: Option<Time>,
+    /// Whether a CA rotation is under way (old and new CA both trusted).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ca_rotating: bool,
 }
 
 /// The Raft leader.

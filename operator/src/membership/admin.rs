@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -162,23 +163,84 @@ pub trait AdminApi: Send + Sync {
     ) -> impl Future<Output = Result<ClusterStatus, AdminCallError>> + Send;
 }
 
-/// [`AdminApi`] over plain HTTP/1.1 (the internal port has no TLS).
+/// A rustls client configuration for the internal port: TLS 1.3, the certificates of
+/// `bundle_pem` trusted (the server's name checked against the address dialled), and the
+/// certificate chain `cert_pem` with its key `key_pem` presented.
+pub fn mutual_tls_config(
+    bundle_pem: &str,
+    cert_pem: &str,
+    key_pem: &str,
+) -> Result<rustls::ClientConfig, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(bundle_pem.as_bytes()) {
+        let cert = cert.map_err(|e| format!("CA bundle: {e}"))?;
+        roots.add(cert).map_err(|e| format!("CA bundle: {e}"))?;
+    }
+    let chain = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("client certificate: {e}"))?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
+        .map_err(|e| format!("client key: {e}"))?;
+    rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS13])
+    .map_err(|e| e.to_string())?
+    .with_root_certificates(roots)
+    .with_client_auth_cert(chain, key)
+    .map_err(|e| format!("client certificate: {e}"))
+}
+
+/// [`AdminApi`] over HTTP/2: with mutual TLS, or in cleartext to a server whose internal
+/// port runs with `--internal-insecure`.
 #[derive(Clone)]
 pub struct HttpAdminClient<R> {
     resolver: R,
     token: String,
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    /// `https`, or `http` without TLS.
+    scheme: &'static str,
 }
 
 impl<R: PodResolver> HttpAdminClient<R> {
-    pub fn new(resolver: R, token: impl Into<String>) -> Self {
+    /// A client presenting the identity of `tls` (`None`: cleartext).
+    pub fn new(
+        resolver: R,
+        token: impl Into<String>,
+        tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    ) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(Duration::from_secs(2)));
         connector.set_nodelay(true);
+        connector.enforce_http(false);
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        // Without TLS the configuration is never used: the client only dials http://.
+        let config = tls.map_or_else(
+            || {
+                rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+                    rustls::crypto::ring::default_provider(),
+                ))
+                .with_protocol_versions(&[&rustls::version::TLS13])
+                .expect("the ring provider supports TLS 1.3")
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth()
+            },
+            |c| (*c).clone(),
+        );
+        let connector = HttpsConnectorBuilder::new()
+            .with_tls_config(config)
+            .https_or_http()
+            .enable_http2()
+            .wrap_connector(connector);
         Self {
             resolver,
             token: token.into().trim().to_string(),
-            client: Client::builder(TokioExecutor::new()).build(connector),
+            client: Client::builder(TokioExecutor::new())
+                .http2_only(true)
+                .build(connector),
+            scheme,
         }
     }
 
@@ -198,7 +260,7 @@ impl<R: PodResolver> HttpAdminClient<R> {
         let body = call.body().map_err(|e| protocol(e.to_string()))?;
         let request = http::Request::builder()
             .method(call.method())
-            .uri(format!("http://{addr}{}", call.path()))
+            .uri(format!("{}://{addr}{}", self.scheme, call.path()))
             .header(
                 http::header::AUTHORIZATION,
                 format!("Bearer {}", self.token),

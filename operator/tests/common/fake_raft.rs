@@ -190,7 +190,12 @@ impl AdminApi for FakeRaft {
 impl AdminConnector for FakeRaft {
     type Api = FakeRaft;
     type Resolver = LoopbackResolver;
-    fn connect(&self, _c: &Cluster<'_>, token: &str) -> (Self::Api, Self::Resolver) {
+    fn connect(
+        &self,
+        _c: &Cluster<'_>,
+        token: &str,
+        _tls: std::sync::Arc<rustls::ClientConfig>,
+    ) -> (Self::Api, Self::Resolver) {
         let mut api = self.clone();
         api.token = token.to_string();
         (
