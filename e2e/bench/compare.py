@@ -306,7 +306,9 @@ def start_sqsraft(args, nodes, workdir, bins):
     base = free_port_range([o for i in range(nodes) for o in (10 * i, 10 * i + 1)])
     data = workdir / f"sqsraft-{nodes}"
     proc = spawn(
-        [bins / "sqsraft-local", "--nodes", nodes, "--base-port", base, "--data-dir", data],
+        # Plain HTTP, like the other implementations measured beside it.
+        [bins / "sqsraft-local", "--nodes", nodes, "--base-port", base, "--data-dir", data,
+         "--sqs-plain-http"],
         workdir / f"sqsraft-{nodes}.log",
     )
     deadline = time.monotonic() + 90

@@ -10,6 +10,11 @@ skipped: they do not apply to this botocore.
 
 Every request of every client made here is checked on the wire (a `before-send` hook):
 JSON requests carry `X-Amz-Target`, Query requests are form-encoded with `Action=`.
+
+The launcher serves HTTPS with a development CA in its data dir (it prints the bundle);
+every client made here trusts exactly that bundle for that cluster's endpoints
+(`ca_bundle`): boto3 through `verify=`, urllib through `ssl_context`, the aws CLI through
+`AWS_CA_BUNDLE`.
 """
 
 import hashlib
@@ -19,10 +24,12 @@ import queue
 import random
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 
 import boto3
@@ -37,6 +44,10 @@ REGION = "us-east-1"
 # A second region the session cluster accepts besides its home region REGION.
 OTHER_REGION = "eu-west-1"
 NODES = 3
+# The line of the launcher's output naming the CA bundle of its HTTPS endpoints.
+CA_LINE = "SQS endpoints: HTTPS, certificates of the development CA "
+# Endpoint of every running cluster → the CA bundle its certificates chain to.
+_CA_BUNDLES = {}
 EXPECTED_PROTOCOL = os.environ.get("SQSRAFT_E2E_PROTOCOL")
 
 SERVICE_MODEL = botocore.session.get_session().get_service_model("sqs")
@@ -131,7 +142,9 @@ def _free_base_port():
 class Cluster:
     """A running `sqsraft-local`: its process and one SQS endpoint per node."""
 
-    def __init__(self, binary, data_dir, nodes=NODES, accepted_regions=OTHER_REGION):
+    def __init__(
+        self, binary, data_dir, nodes=NODES, accepted_regions=OTHER_REGION, launcher_args=()
+    ):
         self.nodes = nodes
         self.base_port = _free_base_port()
         self.proc = subprocess.Popen(
@@ -143,6 +156,7 @@ class Cluster:
                 str(self.base_port),
                 "--data-dir",
                 data_dir,
+                *launcher_args,
                 "--",
                 "--accepted-regions",
                 accepted_regions,
@@ -152,6 +166,10 @@ class Cluster:
             text=True,
         )
         self.endpoints = []
+        # The CA bundle the launcher printed (None when it serves plain HTTP).
+        self.ca_bundle = None
+        # Every line the launcher printed up to `ready`.
+        self.output = []
         self._wait_ready(deadline=time.monotonic() + 60)
 
     def _wait_ready(self, deadline):
@@ -172,13 +190,20 @@ class Cluster:
             seen.append(line.rstrip())
             if " SQS endpoint " in line:
                 self.endpoints.append(line.split(" SQS endpoint ")[1].split()[0])
+            if line.startswith(CA_LINE):
+                self.ca_bundle = line[len(CA_LINE) :].strip()
             if line.strip() == "ready":
                 assert len(self.endpoints) == self.nodes, seen
+                self.output = seen
+                if self.ca_bundle:
+                    _CA_BUNDLES.update((e, self.ca_bundle) for e in self.endpoints)
                 return
         self.stop()
         raise RuntimeError("sqsraft-local did not become ready:\n" + "\n".join(seen))
 
     def stop(self):
+        for endpoint in self.endpoints:
+            _CA_BUNDLES.pop(endpoint, None)
         if self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGTERM)
             try:
@@ -210,6 +235,25 @@ def cluster():
             running.stop()
 
 
+def ca_bundle(url):
+    """The CA bundle of the running cluster serving `url` over HTTPS, or None."""
+    for endpoint, bundle in _CA_BUNDLES.items():
+        if url == endpoint or url.startswith(endpoint + "/"):
+            return bundle
+    return None
+
+
+def ssl_context(url):
+    """An SSL context trusting only the CA bundle of `url`'s cluster (None for http://)."""
+    bundle = ca_bundle(url)
+    return ssl.create_default_context(cafile=bundle) if bundle else None
+
+
+def urlopen(request, timeout=30):
+    """`urllib.request.urlopen` trusting the CA bundle of the request's cluster."""
+    return urllib.request.urlopen(request, timeout=timeout, context=ssl_context(request.full_url))
+
+
 def _text(value):
     return value.decode() if isinstance(value, bytes) else (value or "")
 
@@ -236,6 +280,7 @@ def make_client(endpoint, secret=SECRET_KEY, access_key=ACCESS_KEY, region=REGIO
         region_name=region,
         aws_access_key_id=access_key,
         aws_secret_access_key=secret,
+        verify=ca_bundle(endpoint),
         config=Config(retries={"mode": "standard", "max_attempts": 3}, read_timeout=40),
     )
     client.meta.events.register("before-send.sqs", check_wire_protocol)

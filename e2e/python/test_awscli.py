@@ -1,5 +1,6 @@
 """The aws CLI (awscli from PyPI, beside this Python) against a real 3-node cluster, each
-command through `--endpoint-url` of a different node than the one before."""
+command through `--endpoint-url` of a different node than the one before, over HTTPS
+trusting the launcher's CA bundle through `AWS_CA_BUNDLE` (or `--ca-bundle`)."""
 
 import base64
 import json
@@ -18,7 +19,8 @@ pytestmark = [pytest.mark.protocol("json")]
 @pytest.fixture
 def aws(cluster, tmp_path):
     """Runs `aws sqs ...` against node `node` (0-based); returns parsed JSON output, or the
-    failed process when `fail=True`."""
+    failed process when `fail=True`. `ca` says how the CLI gets the CA bundle: "env"
+    (`AWS_CA_BUNDLE`), "flag" (`--ca-bundle`) or None (not at all)."""
     if not AWS.exists():
         unavailable(f"no aws CLI at {AWS} (e2e/python/requirements.txt installs awscli)")
     env = {
@@ -31,10 +33,15 @@ def aws(cluster, tmp_path):
         "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"),
     }
 
-    def run(node, *args, fail=False):
+    def run(node, *args, fail=False, ca="env"):
+        # The launcher's development CA, as its output says.
+        bundle = cluster.ca_bundle
+        extra_env = {"AWS_CA_BUNDLE": bundle} if bundle and ca == "env" else {}
+        options = ["--ca-bundle", bundle] if bundle and ca == "flag" else []
         proc = subprocess.run(
-            [str(AWS), "--endpoint-url", cluster.endpoints[node], "--output", "json", "sqs", *args],
-            env=env,
+            [str(AWS), "--endpoint-url", cluster.endpoints[node], *options, "--output", "json"]
+            + ["sqs", *args],
+            env=dict(env, **extra_env),
             capture_output=True,
             text=True,
             timeout=60,
@@ -140,3 +147,12 @@ def test_aws_cli_reports_errors(aws, name):
         fail=True,
     )
     assert "NonExistentQueue" in failed.stderr
+
+
+def test_aws_cli_trusts_the_ca_bundle_it_is_given_and_nothing_else(aws, cluster, name):
+    assert cluster.endpoints[0].startswith("https://"), cluster.endpoints
+    url = aws(0, "create-queue", "--queue-name", name, ca="flag")["QueueUrl"]
+    assert url.startswith(cluster.endpoints[0] + "/"), url
+    assert aws(1, "get-queue-url", "--queue-name", name, ca="env")["QueueUrl"].endswith(name)
+    refused = aws(2, "get-queue-url", "--queue-name", name, fail=True, ca=None)
+    assert "SSL validation failed" in refused.stderr, refused.stderr

@@ -13,7 +13,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
-from conftest import ACCESS_KEY, REGION, SECRET_KEY, assert_error, md5_of_attributes
+from conftest import ACCESS_KEY, REGION, SECRET_KEY, assert_error, md5_of_attributes, urlopen
 
 ACCOUNT = "000000000000"
 
@@ -49,7 +49,7 @@ def signed(method, url, params=None, headers=None):
         method=method,
     )
     try:
-        with urllib.request.urlopen(raw, timeout=30) as response:
+        with urlopen(raw) as response:
             return response.status, response.headers, response.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.headers, e.read().decode()

@@ -27,6 +27,7 @@ from conftest import (
     error_of,
     local_binary,
     make_client,
+    urlopen,
 )
 
 XMLNS = {"sqs": "http://queue.amazonaws.com/doc/2012-11-05/"}
@@ -53,7 +54,7 @@ def raw(endpoint, protocol, action, params, region=REGION):
         prepared.url, data=body, headers=dict(prepared.headers), method="POST"
     )
     try:
-        with urllib.request.urlopen(http, timeout=30) as response:
+        with urlopen(http) as response:
             return response.status, response.headers, response.read()
     except urllib.error.HTTPError as e:
         return e.code, e.headers, e.read()

@@ -2,7 +2,8 @@
 //! inject faults (kill -9, SIGSTOP/SIGCONT, restart on the same data dir, and a shifted
 //! wall clock under the clock shim of `faults::clock`). The internal port runs mutual TLS
 //! with a development PKI in `<data dir>/tls` (see [`crate::pki`]); the harness calls it
-//! (admin API, forwards) as identity `client`.
+//! (admin API, forwards) as identity `client`. The SQS port speaks plain HTTP unless the
+//! spec asks for HTTPS, served with a certificate of the same development CA.
 
 use crate::bench::cpu::CpuTime;
 use crate::pki::TlsDir;
@@ -24,6 +25,11 @@ pub fn member_identity(id: u64) -> String {
     format!("node-{id}")
 }
 
+/// The identity of node `id`'s SQS port certificate.
+pub fn sqs_identity(id: u64) -> String {
+    format!("sqs-node-{id}")
+}
+
 /// Access key of the generated development credentials.
 pub const DEV_ACCESS_KEY: &str = "AKIDSQSRAFTLOCAL";
 /// Secret key of the generated development credentials.
@@ -43,6 +49,9 @@ pub struct ClusterSpec {
     /// Mutual TLS on the internal port (the default everywhere); `false` runs it in
     /// cleartext with `--internal-insecure`, to measure what TLS costs.
     pub internal_tls: bool,
+    /// HTTPS on the SQS port, each node with its own certificate of the development CA
+    /// (`sqs-node-N`); `false` serves plain HTTP.
+    pub sqs_tls: bool,
 }
 
 /// One server process (or the place it will run again after a kill).
@@ -51,6 +60,10 @@ pub struct NodeProc {
     pub sqs_port: u16,
     pub internal_port: u16,
     pub data_dir: PathBuf,
+    /// Whether the SQS port speaks HTTPS.
+    pub https: bool,
+    /// The harness's client of the SQS port's health endpoints (trusting the CA under HTTPS).
+    sqs_agent: ureq::Agent,
     child: Option<Child>,
 }
 
@@ -64,7 +77,9 @@ impl NodeProc {
     /// The value of the unlabelled or fully labelled series `series` on this node's
     /// `/metrics` (`None` when absent).
     pub fn metric(&self, series: &str) -> Option<u64> {
-        let text = ureq::get(&format!("{}/metrics", self.endpoint()))
+        let text = self
+            .sqs_agent
+            .get(&format!("{}/metrics", self.endpoint()))
             .call()
             .ok()?
             .body_mut()
@@ -75,9 +90,10 @@ impl NodeProc {
             .and_then(|v| v.trim().parse().ok())
     }
 
-    /// `http://127.0.0.1:<sqs port>`.
+    /// `http://127.0.0.1:<sqs port>`, or `https://` under HTTPS.
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.sqs_port)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.sqs_port)
     }
 
     /// `127.0.0.1:<internal port>`.
@@ -109,6 +125,10 @@ pub struct Cluster {
     pub token_file: PathBuf,
     /// The development PKI, when the internal port runs TLS.
     pub tls: Option<TlsDir>,
+    /// The development PKI (the same directory), when the SQS port runs HTTPS.
+    pub sqs_tls: Option<TlsDir>,
+    /// The harness's client of the SQS ports.
+    sqs_agent: ureq::Agent,
     /// The harness's client of the internal port (identity `client` under TLS).
     internal: ureq::Agent,
     server_bin: PathBuf,
@@ -146,6 +166,22 @@ impl Cluster {
     /// Starts `nodes` nodes with the development credentials on free ports, in a fresh
     /// temporary directory that lives as long as the returned guard (for tests).
     pub fn start_in_temp(nodes: u64, extra_args: &[&str]) -> Result<(tempfile::TempDir, Cluster)> {
+        Cluster::start_in_temp_with(nodes, extra_args, false)
+    }
+
+    /// [`Cluster::start_in_temp`] with HTTPS on the SQS ports (see [`Cluster::sqs_ca_file`]).
+    pub fn start_https_in_temp(
+        nodes: u64,
+        extra_args: &[&str],
+    ) -> Result<(tempfile::TempDir, Cluster)> {
+        Cluster::start_in_temp_with(nodes, extra_args, true)
+    }
+
+    fn start_in_temp_with(
+        nodes: u64,
+        extra_args: &[&str],
+        sqs_tls: bool,
+    ) -> Result<(tempfile::TempDir, Cluster)> {
         let dir = tempfile::tempdir().context("tempdir")?;
         let cluster = Cluster::start(ClusterSpec {
             nodes,
@@ -154,6 +190,7 @@ impl Cluster {
             credentials_file: None,
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
             internal_tls: true,
+            sqs_tls,
         })?;
         Ok((dir, cluster))
     }
@@ -195,41 +232,37 @@ impl Cluster {
         };
         let token_file = spec.data_dir.join("cluster-token");
         write_if_missing(&token_file, || format!("{:032x}", rand::random::<u128>()))?;
+        let pki = || TlsDir::create(&spec.data_dir.join("tls"));
         let (tls, internal) = if spec.internal_tls {
-            let tls = TlsDir::create(&spec.data_dir.join("tls"))?;
+            let tls = pki()?;
             tls.ensure(CLIENT_IDENTITY)?;
             let agent = tls.agent(CLIENT_IDENTITY)?;
             (Some(tls), agent)
         } else {
-            let agent = ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .timeout_global(Some(Duration::from_secs(60)))
-                .build()
-                .new_agent();
-            (None, agent)
+            (None, plain_agent())
         };
-        let nodes = (1..=spec.nodes)
-            .map(|id| {
-                let offset = u16::try_from(10 * (id - 1)).expect("port offset");
-                NodeProc {
-                    id,
-                    sqs_port: spec.base_port + offset,
-                    internal_port: spec.base_port + offset + 1,
-                    data_dir: spec.data_dir.join(format!("node-{id}")),
-                    child: None,
-                }
-            })
-            .collect();
+        let (sqs_tls, sqs_agent) = if spec.sqs_tls {
+            let tls = pki()?;
+            let agent = tls.sqs_agent()?;
+            (Some(tls), agent)
+        } else {
+            (None, plain_agent())
+        };
         let mut cluster = Cluster {
+            nodes: Vec::new(),
             spec,
-            nodes,
             credentials_file,
             token_file,
             tls,
+            sqs_tls,
+            sqs_agent,
             internal,
             server_bin: server_binary()?,
             clock_shim,
         };
+        cluster.nodes = (1..=cluster.spec.nodes)
+            .map(|id| cluster.node_proc(id))
+            .collect::<Result<_>>()?;
         for i in 0..cluster.nodes.len() {
             cluster.spawn(i)?;
         }
@@ -263,18 +296,42 @@ impl Cluster {
     /// Adds a node process (not yet a member) with the next id and ports.
     pub fn add_node(&mut self) -> Result<u64> {
         let id = self.nodes.iter().map(|n| n.id).max().unwrap_or(0) + 1;
-        let offset = u16::try_from(10 * (id - 1)).context("port offset")?;
-        self.nodes.push(NodeProc {
-            id,
-            sqs_port: self.spec.base_port + offset,
-            internal_port: self.spec.base_port + offset + 1,
-            data_dir: self.spec.data_dir.join(format!("node-{id}")),
-            child: None,
-        });
+        let node = self.node_proc(id)?;
+        self.nodes.push(node);
         let i = self.nodes.len() - 1;
         self.spawn(i)?;
         self.wait_healthy(i, Duration::from_secs(30))?;
         Ok(id)
+    }
+
+    /// Node `id`'s place (ports, data dir), not yet running.
+    fn node_proc(&self, id: u64) -> Result<NodeProc> {
+        let offset = u16::try_from(10 * (id - 1)).context("port offset")?;
+        Ok(NodeProc {
+            id,
+            sqs_port: self.spec.base_port + offset,
+            internal_port: self.spec.base_port + offset + 1,
+            data_dir: self.spec.data_dir.join(format!("node-{id}")),
+            https: self.sqs_tls.is_some(),
+            sqs_agent: self.sqs_agent.clone(),
+            child: None,
+        })
+    }
+
+    /// The flags that serve node `id`'s SQS port over HTTPS (issuing its certificate when
+    /// it has none yet), or none for plain HTTP.
+    pub fn sqs_tls_args(&self, id: u64) -> Result<Vec<String>> {
+        let Some(tls) = &self.sqs_tls else {
+            return Ok(Vec::new());
+        };
+        let name = sqs_identity(id);
+        tls.ensure_server(&name, &["127.0.0.1".to_string()])?;
+        Ok(tls.sqs_server_args(&name))
+    }
+
+    /// The CA bundle clients of the SQS ports must trust, under HTTPS.
+    pub fn sqs_ca_file(&self) -> Option<PathBuf> {
+        self.sqs_tls.as_ref().map(TlsDir::ca_file)
     }
 
     /// The flags that set node `id`'s internal-port TLS (issuing its certificate when it
@@ -300,7 +357,8 @@ impl Cluster {
     }
 
     fn spawn(&mut self, i: usize) -> Result<()> {
-        let tls_args = self.internal_tls_args(self.nodes[i].id)?;
+        let mut tls_args = self.internal_tls_args(self.nodes[i].id)?;
+        tls_args.extend(self.sqs_tls_args(self.nodes[i].id)?);
         let node = &self.nodes[i];
         fs::create_dir_all(&node.data_dir)?;
         let log = fs::OpenOptions::new()
@@ -353,7 +411,12 @@ impl Cluster {
                     self.nodes[i].data_dir.display()
                 );
             }
-            if ureq::get(&url).call().is_ok() {
+            if self
+                .sqs_agent
+                .get(&url)
+                .call()
+                .is_ok_and(|r| r.status().is_success())
+            {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -414,7 +477,9 @@ impl Cluster {
     pub fn status(&self, id: u64) -> Result<ClusterStatus> {
         let node = &self.nodes[self.index(id)?];
         let url = format!("{}/cluster", node.endpoint());
-        let text = ureq::get(&url)
+        let text = self
+            .sqs_agent
+            .get(&url)
             .config()
             .timeout_global(Some(Duration::from_secs(2)))
             .build()
@@ -470,10 +535,18 @@ impl Cluster {
         }
     }
 
-    /// A real `aws-sdk-sqs` client of node `id`, signing with the development keys.
+    /// A real `aws-sdk-sqs` client of node `id`, signing with the development keys (and
+    /// trusting the development CA under HTTPS).
     pub fn sdk_client(&self, id: u64) -> aws_sdk_sqs::Client {
         let node = &self.nodes[self.index(id).expect("node")];
-        crate::sdk::client(&node.endpoint(), DEV_ACCESS_KEY, DEV_SECRET_KEY)
+        match self.sqs_ca_file() {
+            Some(ca) => {
+                let ca = fs::read(&ca).unwrap_or_else(|e| panic!("{}: {e}", ca.display()));
+                crate::sdk::https_client(&node.endpoint(), &ca, DEV_ACCESS_KEY, DEV_SECRET_KEY)
+                    .expect("an SDK client trusting the development CA")
+            }
+            None => crate::sdk::client(&node.endpoint(), DEV_ACCESS_KEY, DEV_SECRET_KEY),
+        }
     }
 
     /// Sends a command straight to node `id`'s internal forward endpoint, exactly as a
@@ -574,6 +647,15 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A cleartext HTTP agent; HTTP status codes are returned, not turned into errors.
+fn plain_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .new_agent()
 }
 
 /// Finds a base port whose SQS and internal ports are free for `nodes` nodes, so test

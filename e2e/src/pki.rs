@@ -1,9 +1,11 @@
 //! The development PKI of the harness and the local launcher: a CA, one certificate per
-//! member and one for the tools that call the internal port (harness, benchmarks), written
-//! as PEM files into a directory; plus the mutual-TLS HTTP agent those tools use.
+//! member and one for the tools that call the internal port (harness, benchmarks), plus
+//! one SQS port (HTTPS) certificate per node, written as PEM files into a directory; and
+//! the HTTP agents those tools use.
 //!
 //! Certificates name `localhost` and `127.0.0.1` (every member of a local cluster runs on
-//! loopback) and carry both the server and the client usage, as a member is both.
+//! loopback). Member certificates carry both the server and the client usage, as a member
+//! is both; SQS port certificates the server usage only.
 //! Development material only: the CA key lies next to the certificates, unencrypted.
 
 use anyhow::{Context, Result};
@@ -73,17 +75,49 @@ impl Ca {
         })
     }
 
-    /// A certificate for `common_name`, valid for `localhost` and `127.0.0.1`, for server
-    /// and client use. `expired` dates it in the past (for the attack tests).
+    /// A member certificate for `common_name`, valid for `localhost` and `127.0.0.1`, for
+    /// server and client use. `expired` dates it in the past (for the attack tests).
     pub fn issue(&self, common_name: &str, expired: bool) -> Result<Issued> {
-        let mut params = CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])?;
+        self.sign(
+            common_name,
+            LOOPBACK.map(String::from).to_vec(),
+            vec![
+                ExtendedKeyUsagePurpose::ServerAuth,
+                ExtendedKeyUsagePurpose::ClientAuth,
+            ],
+            expired,
+        )
+    }
+
+    /// An SQS port certificate for `common_name`, server use only, valid for `localhost`,
+    /// `127.0.0.1` and `hosts` (names or IP addresses).
+    pub fn issue_server(&self, common_name: &str, hosts: &[String]) -> Result<Issued> {
+        let mut names: Vec<String> = LOOPBACK.map(String::from).to_vec();
+        for host in hosts {
+            if !names.contains(host) {
+                names.push(host.clone());
+            }
+        }
+        self.sign(
+            common_name,
+            names,
+            vec![ExtendedKeyUsagePurpose::ServerAuth],
+            false,
+        )
+    }
+
+    fn sign(
+        &self,
+        common_name: &str,
+        names: Vec<String>,
+        usages: Vec<ExtendedKeyUsagePurpose>,
+        expired: bool,
+    ) -> Result<Issued> {
+        let mut params = CertificateParams::new(names)?;
         params
             .distinguished_name
             .push(DnType::CommonName, common_name);
-        params.extended_key_usages = vec![
-            ExtendedKeyUsagePurpose::ServerAuth,
-            ExtendedKeyUsagePurpose::ClientAuth,
-        ];
+        params.extended_key_usages = usages;
         params.use_authority_key_identifier_extension = true;
         if expired {
             params.not_before = rcgen::date_time_ymd(2020, 1, 1);
@@ -97,6 +131,10 @@ impl Ca {
         })
     }
 }
+
+/// The names every local certificate carries: all members of a local cluster run on
+/// loopback.
+const LOOPBACK: [&str; 2] = ["localhost", "127.0.0.1"];
 
 /// Name of the development CA.
 const CA_NAME: &str = "sqsraft development CA";
@@ -147,10 +185,19 @@ impl TlsDir {
         )
     }
 
-    /// Issues a certificate for identity `name` unless it has one.
+    /// Issues a member certificate for identity `name` unless it has one.
     pub fn ensure(&self, name: &str) -> Result<()> {
+        self.ensure_with(name, |ca| ca.issue(name, false))
+    }
+
+    /// Issues an SQS port certificate for identity `name` and `hosts` unless it has one.
+    pub fn ensure_server(&self, name: &str, hosts: &[String]) -> Result<()> {
+        self.ensure_with(name, |ca| ca.issue_server(name, hosts))
+    }
+
+    fn ensure_with(&self, name: &str, issue: impl FnOnce(&Ca) -> Result<Issued>) -> Result<()> {
         if !self.cert_file(name).exists() || !self.key_file(name).exists() {
-            let issued = self.ca()?.issue(name, false)?;
+            let issued = issue(&self.ca()?)?;
             self.write(name, &issued)?;
         }
         Ok(())
@@ -174,6 +221,24 @@ impl TlsDir {
             "--internal-key-file".into(),
             self.key_file(name).display().to_string(),
         ]
+    }
+
+    /// The server flags that serve the SQS port over HTTPS with identity `name`'s
+    /// certificate.
+    pub fn sqs_server_args(&self, name: &str) -> Vec<String> {
+        vec![
+            "--sqs-tls-cert-file".into(),
+            self.cert_file(name).display().to_string(),
+            "--sqs-tls-key-file".into(),
+            self.key_file(name).display().to_string(),
+        ]
+    }
+
+    /// An HTTP agent trusting this CA, presenting no certificate (a client of the SQS port).
+    pub fn sqs_agent(&self) -> Result<ureq::Agent> {
+        let ca =
+            fs::read(self.ca_file()).with_context(|| format!("{}", self.ca_file().display()))?;
+        agent(&ca, None)
     }
 
     /// An HTTP agent trusting this CA and presenting identity `name`'s certificate.

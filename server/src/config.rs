@@ -48,6 +48,9 @@ pub struct Config {
     #[command(flatten)]
     pub internal_tls: InternalTlsArgs,
 
+    #[command(flatten)]
+    pub sqs_tls: SqsTlsArgs,
+
     /// JSON file of SigV4 credentials: {"credentials":[{"accessKeyId":..,"secretAccessKey":..}]}.
     /// Re-read when it changes.
     #[arg(long, env = "SQSRAFT_CREDENTIALS_FILE")]
@@ -163,6 +166,20 @@ pub struct InternalTlsArgs {
     pub internal_insecure: bool,
 }
 
+/// HTTPS on the SQS port: on when a certificate and key are given, plain HTTP otherwise.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SqsTlsArgs {
+    /// PEM file of the SQS port's server certificate chain (leaf first); with it the port
+    /// speaks HTTPS only (TLS 1.2 and 1.3). Its SANs must name the hosts clients dial.
+    /// Re-read when it changes.
+    #[arg(long, env = "SQSRAFT_SQS_TLS_CERT_FILE", requires = "sqs_tls_key_file")]
+    pub sqs_tls_cert_file: Option<PathBuf>,
+
+    /// PEM file of the private key of --sqs-tls-cert-file. Re-read when it changes.
+    #[arg(long, env = "SQSRAFT_SQS_TLS_KEY_FILE", requires = "sqs_tls_cert_file")]
+    pub sqs_tls_key_file: Option<PathBuf>,
+}
+
 impl InternalTlsArgs {
     /// The TLS files, or `None` on an insecure internal port.
     pub fn files(&self) -> Option<TlsFiles> {
@@ -249,6 +266,14 @@ impl Config {
     /// The internal port's TLS files; `None` with --internal-insecure.
     pub fn internal_tls_files(&self) -> Option<TlsFiles> {
         self.internal_tls.files()
+    }
+
+    /// The SQS port's certificate and key files; `None` serves plain HTTP.
+    pub fn sqs_tls_files(&self) -> Option<(PathBuf, PathBuf)> {
+        Some((
+            self.sqs_tls.sqs_tls_cert_file.clone()?,
+            self.sqs_tls.sqs_tls_key_file.clone()?,
+        ))
     }
 
     /// The advertised internal address (resolved by [`Config::validate`]).

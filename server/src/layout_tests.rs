@@ -17,6 +17,7 @@ const LAYERS: &[&[&str]] = &[
         "config",
         "metrics",
         "batcher",
+        "tls",
     ],
     &["api", "auth"],
     &["sm"],

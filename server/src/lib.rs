@@ -15,7 +15,7 @@
 //!    [`prerequisite`] (the test suites' skip-or-fail rule), [`test_ports`] (ports for
 //!    test servers), [`error`] (AWS error codes), [`codec`] (postcard), [`config`],
 //!    [`metrics`], [`batcher`] (the merge-while-busy queue under group commit and
-//!    forwarding).
+//!    forwarding), [`tls`] (hot-reloaded certificates, the SQS port's HTTPS).
 //! 2. The protocols, pure functions of bytes: [`api`] (JSON 1.0 and Query/XML requests
 //!    and responses) and [`auth`] (SigV4).
 //! 3. [`sm`]: the deterministic state machine — commands, apply, reads, key layout.
@@ -65,6 +65,8 @@ pub mod server;
 pub mod sm;
 #[cfg(feature = "sqs-client")]
 pub mod sqs_client;
+#[cfg(feature = "node")]
+pub mod tls;
 #[cfg(feature = "node")]
 pub mod wire;
 

@@ -13,6 +13,7 @@ use crate::raft::group_commit::GroupCommit;
 use crate::raft::log_store::LogStore;
 use crate::raft::network::NetworkFactory;
 use crate::raft::state_machine::StateMachineStore;
+use crate::tls::server_cert::ServerCert;
 use anyhow::Context;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -59,6 +60,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             None
         }
     };
+    let sqs_tls = config
+        .sqs_tls_files()
+        .map(|(cert, key)| ServerCert::load(cert, key))
+        .transpose()
+        .context("load the SQS port's TLS files")?;
     let client = InternalClient::new(tls.as_ref());
     let network = NetworkFactory {
         source: config.id(),
@@ -106,7 +112,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let node = running.node.clone();
     tokio::spawn(serve::serve(
         sqs_listener,
-        None,
+        sqs_tls.as_ref().map(ServerCert::server_config),
         Arc::new(move |req, peer| sqs::handle(node.clone(), req, peer)),
     ));
     tokio::spawn(running.node.clone().housekeeping_loop());
@@ -120,6 +126,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         sqs = %running.sqs_addr,
         internal = %running.internal_addr,
         internal_tls = tls.is_some(),
+        sqs_https = sqs_tls.is_some(),
         advertise = running.node.config.advertise(),
         "sqsraft-server started"
     );

@@ -19,6 +19,7 @@ async fn both_clients_drive_every_request_kind_without_errors() {
             credentials_file: None,
             extra_args: Vec::new(),
             internal_tls: true,
+            sqs_tls: false,
         })
     })
     .expect("cluster");

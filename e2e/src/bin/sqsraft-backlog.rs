@@ -72,6 +72,7 @@ fn main() -> Result<()> {
         credentials_file: None,
         extra_args: Vec::new(),
         internal_tls: true,
+        sqs_tls: false,
     })?;
     let mut leader = cluster.wait_for_leader(Duration::from_secs(30))?;
     let create = Command {

@@ -1,6 +1,7 @@
 //! `sqsraft-local`: runs a replicated sqsraft cluster of real server processes on
-//! 127.0.0.1, ready for `aws --endpoint-url http://127.0.0.1:9324 sqs ...`. The internal
-//! port runs mutual TLS with a development CA generated in `<data dir>/tls`.
+//! 127.0.0.1, ready for `AWS_CA_BUNDLE=<data dir>/tls/ca.pem aws --endpoint-url
+//! https://127.0.0.1:9324 sqs ...`. A development CA generated in `<data dir>/tls` signs
+//! each node's SQS port (HTTPS) certificate and the internal port's mutual-TLS ones.
 
 use anyhow::Result;
 use clap::Parser;
@@ -29,6 +30,9 @@ struct Args {
     /// costs. Anyone on this machine can then act as a member.
     #[arg(long)]
     internal_insecure: bool,
+    /// Serve the SQS ports over plain HTTP instead of HTTPS.
+    #[arg(long)]
+    sqs_plain_http: bool,
     /// Extra flags passed to every sqsraft-server (after `--`).
     #[arg(last = true)]
     server_args: Vec<String>,
@@ -57,6 +61,7 @@ fn main() -> Result<()> {
         credentials_file: args.credentials_file.clone(),
         extra_args: args.server_args.clone(),
         internal_tls: !args.internal_insecure,
+        sqs_tls: !args.sqs_plain_http,
     })?;
     for node in &cluster.nodes {
         println!(
@@ -65,6 +70,25 @@ fn main() -> Result<()> {
             node.endpoint(),
             cluster.internal_url(node.id, "")?
         );
+    }
+    let first = cluster.nodes[0].endpoint();
+    match cluster.sqs_ca_file() {
+        Some(ca) => {
+            let ca = std::path::absolute(&ca)?;
+            println!(
+                "SQS endpoints: HTTPS, certificates of the development CA {}",
+                ca.display()
+            );
+            println!(
+                "aws CLI: AWS_CA_BUNDLE={} aws --endpoint-url {first} sqs list-queues  (or --ca-bundle {})",
+                ca.display(),
+                ca.display()
+            );
+        }
+        None => {
+            println!("SQS endpoints: plain HTTP (--sqs-plain-http)");
+            println!("aws CLI: aws --endpoint-url {first} sqs list-queues");
+        }
     }
     match &cluster.tls {
         Some(tls) => println!(

@@ -132,6 +132,7 @@ pub fn start_cluster_with(
         credentials_file: None,
         extra_args: server_args,
         internal_tls: true,
+        sqs_tls: false,
     };
     Cluster::start_with(spec, clock_shim)
 }

@@ -94,7 +94,8 @@ async fn serve(
         Ok(r) => r,
         Err(e) => return (action, Err(e)),
     };
-    let url_base = url_base(&parts.headers, authority, &node.config.account_id);
+    let https = node.config.sqs_tls_files().is_some();
+    let url_base = url_base(&parts.headers, authority, https, &node.config.account_id);
     let request_id = match parts
         .headers
         .get("amz-sdk-invocation-id")
@@ -136,8 +137,9 @@ fn fault_fires(percent: u8) -> bool {
     percent > 0 && rand::random_range(0..100u8) < percent
 }
 
-/// `<scheme>://<request host>/<account id>`.
-fn url_base(headers: &HeaderMap, authority: Option<&str>, account_id: &str) -> String {
+/// `<scheme>://<request host>/<account id>`: the scheme `X-Forwarded-Proto` names (a proxy
+/// in front saw the client's), else the port's own (`https` when it serves TLS).
+fn url_base(headers: &HeaderMap, authority: Option<&str>, https: bool, account_id: &str) -> String {
     let host = headers
         .get("host")
         .and_then(|v| v.to_str().ok())
@@ -148,6 +150,8 @@ fn url_base(headers: &HeaderMap, authority: Option<&str>, account_id: &str) -> S
         .and_then(|v| v.to_str().ok())
     {
         Some(p) if p.eq_ignore_ascii_case("https") => "https",
+        Some(p) if p.eq_ignore_ascii_case("http") => "http",
+        _ if https => "https",
         _ => "http",
     };
     format!("{scheme}://{host}/{account_id}")
@@ -163,4 +167,44 @@ fn mint_id() -> String {
         &h[16..20],
         &h[20..]
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_base;
+    use http::HeaderMap;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(k, v)| (http::HeaderName::from_static(k), v.parse().unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn queue_urls_name_the_scheme_of_the_proxy_else_of_the_port() {
+        let host = [("host", "q.example:9324")];
+        assert_eq!(
+            url_base(&headers(&host), None, false, "1"),
+            "http://q.example:9324/1"
+        );
+        assert_eq!(
+            url_base(&headers(&host), None, true, "1"),
+            "https://q.example:9324/1"
+        );
+        let proxied = [("host", "q.example"), ("x-forwarded-proto", "HTTPS")];
+        assert_eq!(
+            url_base(&headers(&proxied), None, false, "1"),
+            "https://q.example/1"
+        );
+        let proxied = [("host", "q.example"), ("x-forwarded-proto", "http")];
+        assert_eq!(
+            url_base(&headers(&proxied), None, true, "1"),
+            "http://q.example/1"
+        );
+        assert_eq!(
+            url_base(&headers(&[]), Some("a:1"), true, "1"),
+            "https://a:1/1"
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! Accept loop shared by both listeners: HTTP/1.1 and HTTP/2 on one port, in cleartext or
-//! behind a TLS handshake (the internal port's mutual TLS) that must succeed before a byte
-//! of HTTP is read.
+//! behind a TLS handshake (the internal port's mutual TLS, the SQS port's HTTPS) that must
+//! succeed before a byte of HTTP is read. Each connection, handshake included, runs in its
+//! own task: a failed or stalled handshake closes that connection only.
 
 use bytes::Bytes;
 use http::{Request, Response};

@@ -1,50 +1,37 @@
 //! Mutual TLS of the internal port: this member's certificate and key, and the cluster CA
 //! that every peer's certificate must chain to, loaded from PEM files and re-read when they
-//! change.
+//! change (at most once per second; a changed set that fails to load keeps the last good
+//! one, see [`crate::tls::reload`]).
 //!
 //! One [`InternalTls`] backs both directions: the listener's `ServerConfig` (present our
 //! certificate, require a client certificate from the CA) and the peer client's
 //! `ClientConfig` (present our certificate, verify the peer's against the CA and the address
 //! dialled). Both configs hold resolvers and verifiers that ask [`InternalTls`] for the
 //! current material on every handshake, so a Secret rotation takes effect for the next
-//! connection while established connections keep running. As with the credentials file, the
-//! files are checked at most once per [`RELOAD_INTERVAL`]; a changed set that fails to load
-//! (say, a key that no longer matches its certificate mid-rotation) keeps the last good one
-//! and logs a warning.
+//! connection while established connections keep running.
 
 use crate::config::TlsFiles;
-use anyhow::{Context, ensure};
+use crate::tls::pem::{ca_roots, certified_key};
+use crate::tls::reload::Reloading;
+use anyhow::Context;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
 use rustls::{
-    ClientConfig, DigitallySignedStruct, DistinguishedName, Error, RootCertStore, ServerConfig,
-    SignatureScheme,
+    ClientConfig, DigitallySignedStruct, DistinguishedName, Error, ServerConfig, SignatureScheme,
 };
-use sha2::{Digest, Sha256};
 use std::fmt;
-use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
-
-/// How often, at most, a handshake checks the certificate files for changes.
-pub const RELOAD_INTERVAL: Duration = Duration::from_secs(1);
-
-/// Larger PEM files are rejected: a CA bundle holds a few certificates.
-const MAX_FILE_BYTES: u64 = 1 << 20;
+use std::sync::Arc;
 
 /// The member's TLS identity and trust, hot-reloaded from [`TlsFiles`].
 pub struct InternalTls {
     files: TlsFiles,
     provider: Arc<CryptoProvider>,
-    current: RwLock<Arc<Material>>,
-    /// Held only while checking; handshakes that find it taken use the current material.
-    watch: Mutex<WatchState>,
+    material: Reloading<Material>,
 }
 
 /// What one load of the files produced.
@@ -54,29 +41,20 @@ struct Material {
     servers: Arc<WebPkiServerVerifier>,
 }
 
-struct WatchState {
-    checked_at: Instant,
-    /// SHA-256 over the three files' contents last read, whether they loaded or not.
-    seen: [u8; 32],
-    last_error: Option<String>,
-}
-
 impl InternalTls {
     /// Loads the three files; fails when any is unreadable, the CA file holds no
     /// certificate, or the key does not belong to the certificate.
     pub fn load(files: TlsFiles) -> anyhow::Result<Arc<Self>> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let contents = read_all(&files)?;
-        let material = build(&contents, &provider)?;
+        let build = {
+            let provider = provider.clone();
+            Box::new(move |contents: &[Vec<u8>]| build(contents, &provider))
+        };
+        let paths = vec![files.ca.clone(), files.cert.clone(), files.key.clone()];
         Ok(Arc::new(InternalTls {
-            watch: Mutex::new(WatchState {
-                checked_at: Instant::now(),
-                seen: digest(&contents),
-                last_error: None,
-            }),
+            material: Reloading::load("internal port", paths, build)?,
             files,
             provider,
-            current: RwLock::new(Arc::new(material)),
         }))
     }
 
@@ -106,49 +84,7 @@ impl InternalTls {
 
     /// The current material, after re-reading the files if a check is due.
     fn material(&self) -> Arc<Material> {
-        self.reload_if_due();
-        self.current
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
-    }
-
-    fn reload_if_due(&self) {
-        let Ok(mut state) = self.watch.try_lock() else {
-            return;
-        };
-        if state.checked_at.elapsed() < RELOAD_INTERVAL {
-            return;
-        }
-        state.checked_at = Instant::now();
-        let loaded = read_all(&self.files).and_then(|contents| {
-            let seen = digest(&contents);
-            if seen == state.seen {
-                return Ok(None);
-            }
-            state.seen = seen;
-            build(&contents, &self.provider).map(Some)
-        });
-        match loaded {
-            Ok(None) => {}
-            Ok(Some(material)) => {
-                tracing::info!(cert = %self.files.cert.display(), ca = %self.files.ca.display(),
-                    "internal TLS files changed; new certificates in effect for new connections");
-                *self
-                    .current
-                    .write()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(material);
-                state.last_error = None;
-            }
-            Err(error) => {
-                let error = format!("{error:#}");
-                if state.last_error.as_ref() != Some(&error) {
-                    tracing::warn!(%error,
-                        "cannot load the changed internal TLS files; keeping the last good certificates");
-                    state.last_error = Some(error);
-                }
-            }
-        }
+        self.material.current()
     }
 }
 
@@ -160,55 +96,13 @@ impl fmt::Debug for InternalTls {
     }
 }
 
-/// The contents of the CA, certificate and key files, in that order.
-type Contents = [Vec<u8>; 3];
-
-fn read_all(files: &TlsFiles) -> anyhow::Result<Contents> {
-    Ok([
-        read_limited(&files.ca)?,
-        read_limited(&files.cert)?,
-        read_limited(&files.key)?,
-    ])
-}
-
-fn read_limited(path: &Path) -> anyhow::Result<Vec<u8>> {
-    let len = std::fs::metadata(path)
-        .with_context(|| format!("reading {}", path.display()))?
-        .len();
-    ensure!(
-        len <= MAX_FILE_BYTES,
-        "{} is {len} bytes, more than the {MAX_FILE_BYTES} allowed",
-        path.display()
-    );
-    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
-}
-
-fn digest(contents: &Contents) -> [u8; 32] {
-    let mut hash = Sha256::new();
-    for content in contents {
-        hash.update((content.len() as u64).to_le_bytes());
-        hash.update(content);
-    }
-    hash.finalize().into()
-}
-
-fn build(contents: &Contents, provider: &Arc<CryptoProvider>) -> anyhow::Result<Material> {
-    let [ca, cert, key] = contents;
-    let mut roots = RootCertStore::empty();
-    for der in CertificateDer::pem_slice_iter(ca) {
-        roots
-            .add(der.context("CA file: bad PEM")?)
-            .context("CA file: not a usable CA certificate")?;
-    }
-    ensure!(!roots.is_empty(), "CA file holds no certificate");
-    let roots = Arc::new(roots);
-    let chain = CertificateDer::pem_slice_iter(cert)
-        .collect::<Result<Vec<_>, _>>()
-        .context("certificate file: bad PEM")?;
-    ensure!(!chain.is_empty(), "certificate file holds no certificate");
-    let key = PrivateKeyDer::from_pem_slice(key).context("key file: no usable private key")?;
-    let own = CertifiedKey::from_der(chain, key, provider)
-        .context("key file: key does not match the certificate")?;
+/// Builds the material from the CA, certificate and key files' contents, in that order.
+fn build(contents: &[Vec<u8>], provider: &Arc<CryptoProvider>) -> anyhow::Result<Material> {
+    let [ca, cert, key] = contents else {
+        anyhow::bail!("expected the CA, certificate and key files");
+    };
+    let roots = Arc::new(ca_roots(ca)?);
+    let own = certified_key(cert, key, provider)?;
     let clients = WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone())
         .build()
         .context("building the client certificate verifier")?;
@@ -345,7 +239,11 @@ impl ServerCertVerifier for Live {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tls::reload::RELOAD_INTERVAL;
     use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    use rustls::pki_types::pem::PemObject;
+    use std::path::Path;
+    use std::time::Duration;
 
     /// A CA and a function issuing `(cert PEM, key PEM)` for 127.0.0.1 under it.
     fn ca() -> (String, impl Fn() -> (String, String)) {
