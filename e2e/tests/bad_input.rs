@@ -394,6 +394,15 @@ fn error_of(content_type: &str, body: &[u8]) -> (Option<String>, Option<String>)
     (Some(String::new()), Some(text))
 }
 
+/// A read that ended without an answer: the server closed the connection, or (after
+/// [`ANSWER_WAIT`]) it neither answered nor closed.
+fn ended_without_answer(since: Instant) -> Observed {
+    match since.elapsed() {
+        waited if waited < ANSWER_WAIT => Observed::Closed(waited),
+        _ => Observed::NoAnswer,
+    }
+}
+
 /// Writes `request` (from another thread, so a server that answers early is read while
 /// the rest is still being sent), then reads the answer.
 fn exchange(port: u16, request: Vec<u8>) -> Observed {
@@ -402,6 +411,7 @@ fn exchange(port: u16, request: Vec<u8>) -> Observed {
     let sending = std::thread::spawn(move || {
         let _ = writer.write_all(&request);
     });
+    let started = Instant::now();
     let observed = match read_response(&mut stream) {
         Some((status, content_type, body)) => {
             let (code, message) = if status == 200 {
@@ -415,7 +425,7 @@ fn exchange(port: u16, request: Vec<u8>) -> Observed {
                 message,
             }
         }
-        None => Observed::NoAnswer,
+        None => ended_without_answer(started),
     };
     let _ = stream.shutdown(Shutdown::Both);
     let _ = sending.join();
@@ -509,7 +519,7 @@ fn truncated(port: u16, stall: bool) -> Observed {
                 message,
             }
         }
-        None => Observed::Closed(sent.elapsed()),
+        None => ended_without_answer(sent),
     }
 }
 
@@ -606,7 +616,7 @@ fn meets(expect: &Expect, observed: &Observed) -> bool {
         }
         (Expect::Closed { after, before }, Observed::Closed(t)) => t >= after && t < before,
         (Expect::AnswerOrClosed(status), Observed::Answer { status: s, .. }) => s == status,
-        (Expect::AnswerOrClosed(_), Observed::NoAnswer | Observed::Closed(_)) => true,
+        (Expect::AnswerOrClosed(_), Observed::Closed(_)) => true,
         (Expect::ServedBesideIdle, Observed::Served { rss_growth }) => {
             *rss_growth < IDLE_RSS_GROWTH_MAX
         }
