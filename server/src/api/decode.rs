@@ -27,7 +27,9 @@ pub(crate) trait Input: Sized {
     /// A map of message attribute values: JSON `json: {name: {..}}`, Query
     /// `query.N.Name` / `query.N.Value.*`.
     fn attribute_map(&self, json: &str, query: &str) -> SqsResult<Option<MessageAttributes>>;
-    /// A list of structures: JSON `json: [{..}]`, Query `query.N.*`.
+    /// A list of batch entries: JSON `json: [{..}]`, Query `query.N.*`. More than a
+    /// batch may hold is `TooManyEntriesInBatchRequest` before any entry is built
+    /// ([`crate::api::validate::batch_size`]).
     fn structs(&self, json: &str, query: &str) -> SqsResult<Option<Vec<Self>>>;
     /// How this protocol names a member in error messages.
     fn path(&self, name: &str) -> String;

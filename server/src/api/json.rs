@@ -9,6 +9,7 @@
 
 use crate::api::decode::{Input, decode};
 use crate::api::model::{Action, MessageAttributeValue, MessageAttributes, Request, Response};
+use crate::api::validate;
 use crate::error::{ErrorCode, SqsError, SqsResult};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -287,7 +288,9 @@ impl Input for JsonInput<'_> {
         let Some(v) = self.get(json) else {
             return Ok(None);
         };
-        self.array_of(json, v)?
+        let items = self.array_of(json, v)?;
+        validate::batch_size(items.len())?;
+        items
             .iter()
             .enumerate()
             .map(|(n, item)| {

@@ -335,19 +335,16 @@ pub struct ReceiveMessageRequest {
 }
 
 impl ReceiveMessageRequest {
-    /// The system attribute names asked for through either member, without duplicates.
+    /// The system attribute names asked for through either member, without duplicates,
+    /// in the order first asked for (linear in the names sent, however many).
     pub fn system_attribute_names(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = Vec::new();
-        for name in self
-            .attribute_names
+        let mut seen = std::collections::HashSet::new();
+        self.attribute_names
             .iter()
             .chain(&self.message_system_attribute_names)
-        {
-            if !names.contains(&name.as_str()) {
-                names.push(name);
-            }
-        }
-        names
+            .map(String::as_str)
+            .filter(|name| seen.insert(*name))
+            .collect()
     }
 }
 

@@ -9,6 +9,7 @@
 
 use crate::api::decode::{Input, decode};
 use crate::api::model::{Action, MessageAttributeValue, MessageAttributes, Request};
+use crate::api::validate;
 use crate::error::{ErrorCode, SqsError, SqsResult, texts};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -259,6 +260,7 @@ impl Input for QueryInput<'_> {
         if indexes.is_empty() {
             return Ok(None);
         }
+        validate::batch_size(indexes.len())?;
         Ok(Some(
             indexes
                 .into_iter()

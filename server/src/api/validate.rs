@@ -58,6 +58,19 @@ pub fn batch_entry_id(id: &str) -> SqsResult<()> {
     Ok(())
 }
 
+/// `TooManyEntriesInBatchRequest` when a batch has more than ten entries. The decoders
+/// call it with the count of entries sent before they build any, so a batch of 100,000
+/// entries costs no more than its body.
+pub fn batch_size(sent: usize) -> SqsResult<()> {
+    if sent > MAX_BATCH_ENTRIES {
+        return Err(SqsError::new(
+            ErrorCode::TooManyEntriesInBatchRequest,
+            texts::too_many_entries(MAX_BATCH_ENTRIES, sent),
+        ));
+    }
+    Ok(())
+}
+
 /// Checks a batch's entry ids as a whole: at least one entry, at most ten, every id
 /// well-formed and distinct. `entry` names the entry type for the messages.
 pub fn batch_ids<'a>(entry: &str, ids: impl IntoIterator<Item = &'a str>) -> SqsResult<()> {
@@ -68,12 +81,7 @@ pub fn batch_ids<'a>(entry: &str, ids: impl IntoIterator<Item = &'a str>) -> Sqs
             texts::empty_batch(entry),
         ));
     }
-    if ids.len() > MAX_BATCH_ENTRIES {
-        return Err(SqsError::new(
-            ErrorCode::TooManyEntriesInBatchRequest,
-            texts::too_many_entries(MAX_BATCH_ENTRIES, ids.len()),
-        ));
-    }
+    batch_size(ids.len())?;
     let mut seen = HashSet::new();
     for id in ids {
         batch_entry_id(id)?;

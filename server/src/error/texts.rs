@@ -305,8 +305,14 @@ pub const MOVE_TASKS_MAX_RESULTS: &str = "MaxResults must be between 1 and 10.";
 
 /// A Query parameter that is not UTF-8.
 pub const QUERY_NOT_UTF8: &str = "The request contains a parameter that is not valid UTF-8.";
-/// A request body over the size limit.
-pub const BODY_TOO_LARGE: &str = "The request body is too large.";
+/// A request body over the size limit (`413`, plain text, as AWS's front end words it).
+pub fn content_length_exceeded(max: usize) -> String {
+    format!("HTTP content length exceeded {max} bytes.")
+}
+/// A request body that did not arrive whole in time (`408`, plain text).
+pub const BODY_TIMED_OUT: &str = "The request body did not arrive in time.";
+/// A request body cut off by the client (`400`, plain text).
+pub const BODY_BROKEN: &str = "The request body ended before its announced length.";
 
 /// A Query binary parameter that is not base64.
 pub fn not_base64(parameter: &str) -> String {

@@ -5,17 +5,73 @@ use crate::api;
 use crate::auth::SignedRequest;
 use crate::error::{ErrorCode, SqsError, texts};
 use crate::http::dispatch::{self, Context};
+use crate::http::serve::respond;
 use crate::node::Node;
 use bytes::Bytes;
-use http::{HeaderMap, Request, Response};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use http::{HeaderMap, HeaderValue, Request, Response};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::{Body, Incoming};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 /// Largest request body read: a 1 MiB batch, escaped or form-encoded, fits with room.
-const MAX_BODY: usize = 8 << 20;
+/// A larger one is answered as AWS answers it, `413` with a plain-text message, before
+/// any of it is read when its `Content-Length` announces it.
+pub const MAX_BODY: usize = 8 << 20;
+
+/// The whole request body must arrive within this time of its head; a client that
+/// stalls mid-body (fewer bytes than its `Content-Length`) gets `408` and the
+/// connection is closed.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Why a request body was not read whole; answered before authentication, in plain
+/// text, and the connection closed (what is left of the body is never read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyRefused {
+    /// Over [`MAX_BODY`].
+    TooLarge,
+    /// Not whole within [`BODY_READ_TIMEOUT`].
+    TimedOut,
+    /// The connection failed mid-body (the client closed it early, or sent a bad chunk).
+    Broken,
+}
+
+impl BodyRefused {
+    fn outcome(self) -> &'static str {
+        match self {
+            BodyRefused::TooLarge => "BodyTooLarge",
+            BodyRefused::TimedOut => "BodyTimedOut",
+            BodyRefused::Broken => "BodyBroken",
+        }
+    }
+
+    fn response(self) -> Response<Full<Bytes>> {
+        let (status, text) = match self {
+            BodyRefused::TooLarge => (413, texts::content_length_exceeded(MAX_BODY)),
+            BodyRefused::TimedOut => (408, texts::BODY_TIMED_OUT.to_string()),
+            BodyRefused::Broken => (400, texts::BODY_BROKEN.to_string()),
+        };
+        let mut response = respond(status, "text/plain", text);
+        response
+            .headers_mut()
+            .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+        response
+    }
+}
+
+/// Reads the whole body within [`BODY_READ_TIMEOUT`] and [`MAX_BODY`].
+async fn read_body(body: Incoming) -> Result<Bytes, BodyRefused> {
+    if body.size_hint().lower() > MAX_BODY as u64 {
+        return Err(BodyRefused::TooLarge);
+    }
+    match tokio::time::timeout(BODY_READ_TIMEOUT, Limited::new(body, MAX_BODY).collect()).await {
+        Err(_) => Err(BodyRefused::TimedOut),
+        Ok(Ok(body)) => Ok(body.to_bytes()),
+        Ok(Err(e)) if e.is::<LengthLimitError>() => Err(BodyRefused::TooLarge),
+        Ok(Err(_)) => Err(BodyRefused::Broken),
+    }
+}
 
 /// Handles one SQS API request.
 pub async fn handle(
@@ -27,12 +83,13 @@ pub async fn handle(
     let request_id = mint_id();
     let (parts, body) = req.into_parts();
     let protocol = api::protocol(&parts.headers);
-    let (action, result) = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(body) => serve(&node, &parts, &body.to_bytes(), &request_id).await,
-        Err(_) => (
-            None,
-            Err(SqsError::invalid_parameter(texts::BODY_TOO_LARGE)),
-        ),
+    let (action, result) = match read_body(body).await {
+        Ok(body) => serve(&node, &parts, &body, &request_id).await,
+        Err(refused) => {
+            node.metrics
+                .observe("unknown", refused.outcome(), started.elapsed());
+            return refused.response();
+        }
     };
     let outcome = match &result {
         Ok(_) => "ok",

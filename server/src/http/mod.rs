@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod dispatch;
 pub mod edge;
+pub mod idle;
 pub mod internal;
 pub mod serve;
 pub mod sqs;

@@ -251,3 +251,44 @@ fn huge_and_duplicate_indexes_are_cheap_and_ordered() {
     let ids: Vec<&str> = r.entries.iter().map(|e| e.id.as_str()).collect();
     assert_eq!(ids, ["mid", "last"]);
 }
+
+#[test]
+fn a_batch_of_100000_entries_is_refused_before_any_entry_is_built() {
+    // The entries lack MessageBody: built one by one, the first would be MissingParameter.
+    let entries = vec![r#"{"Id":"a"}"#; 100_000].join(",");
+    let json = format!(r#"{{"QueueUrl":"http://h/1/q","Entries":[{entries}]}}"#);
+    let mut form = String::from("Action=SendMessageBatch&QueueUrl=http://h/1/q");
+    for n in 1..=100_000 {
+        form.push_str(&format!("&SendMessageBatchRequestEntry.{n}.Id=a"));
+    }
+    for d in [
+        decode(
+            &Method::POST,
+            &json_headers(Action::SendMessageBatch),
+            "/",
+            None,
+            json.as_bytes(),
+        ),
+        decode(&Method::POST, &HeaderMap::new(), "/", None, form.as_bytes()),
+    ] {
+        let e = d.request.unwrap_err();
+        assert_eq!(e.code, ErrorCode::TooManyEntriesInBatchRequest);
+        assert_eq!(
+            e.message,
+            "Maximum number of entries per request are 10. You have sent 100000."
+        );
+    }
+}
+
+#[test]
+fn system_attribute_names_keep_the_first_of_each_name_in_order() {
+    let r = crate::api::model::ReceiveMessageRequest {
+        attribute_names: vec!["SenderId".into(), "All".into(), "SenderId".into()],
+        message_system_attribute_names: vec!["All".into(), "SentTimestamp".into()],
+        ..Default::default()
+    };
+    assert_eq!(
+        r.system_attribute_names(),
+        ["SenderId", "All", "SentTimestamp"]
+    );
+}
