@@ -124,7 +124,7 @@ EXPECTED_RULES = {
     ("", "services"): {"get", "list", "watch", "create", "patch"},
     ("policy", "poddisruptionbudgets"): {"get", "list", "watch", "create", "patch"},
     ("networking.k8s.io", "networkpolicies"): {"get", "list", "watch", "create", "patch", "delete"},
-    ("", "secrets"): {"get", "list", "watch", "create"},
+    ("", "secrets"): {"get", "list", "watch", "create", "patch"},
     ("", "pods"): {"list", "watch", "patch"},
     ("", "pods/eviction"): {"create"},
     ("", "persistentvolumeclaims"): {"list", "delete"},
