@@ -18,8 +18,8 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_support::operator::{
     APP_NS, CLUSTER, OPERATOR_NS, Shared, cluster_ip, cluster_status, converged, create_cluster,
     credentials, install_operator, install_operator_with, labelled_leader, leader_of, observed,
-    operator_metric, operator_pods, operator_reconciles, pods_of_cluster, qc_condition,
-    queue_clusters, sample, scenario, status_field, wait_converged,
+    operator_api_writes, operator_metric, operator_pods, operator_reconciles, pods_of_cluster,
+    qc_condition, queue_clusters, sample, scenario, status_field, wait_converged,
 };
 use k8s_support::{AbortOnDrop, Env, condition, create_namespace, pod_ip, wait_for};
 use kube::api::{DynamicObject, ListParams, Patch, PatchParams, PostParams};
@@ -212,12 +212,26 @@ fn a_queue_cluster_becomes_available_with_three_voters_and_serves_sqs() {
             // A converged, quiet cluster: how often does the operator reconcile? (A figure
             // for the report; the bound is loose: a resync loop would exceed it by far.)
             let before = operator_reconciles(&env.client).await?;
+            let writes_before = operator_api_writes(&env.client).await?;
             tokio::time::sleep(Duration::from_secs(30)).await;
             let per_minute = (operator_reconciles(&env.client).await? - before) * 2;
-            eprintln!("steady state: {per_minute} reconciles per minute");
+            let writes_per_minute = (operator_api_writes(&env.client).await? - writes_before) * 2;
+            eprintln!(
+                "steady state: {per_minute} reconciles and {writes_per_minute} API writes per minute"
+            );
             ensure!(
                 per_minute <= 60,
                 "{per_minute} reconciles per minute on a quiet cluster"
+            );
+            // The Lease is renewed every 5 s (12 PUTs a minute); a reconcile of a converged
+            // cluster server-side applies its six objects (three Services, the PDB, the
+            // NetworkPolicy, the StatefulSet: no-ops the API server does not version) and
+            // writes no status, label or Secret.
+            ensure!(
+                // (+14: a Lease renewal and a reconcile straddling the window's edges.)
+                writes_per_minute <= 12 + 6 * per_minute + 14,
+                "{writes_per_minute} API writes per minute for {per_minute} reconciles on a \
+                 quiet cluster"
             );
 
             no_term_with_two_leaders(&seen)

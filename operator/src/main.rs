@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use k8s_openapi::api::coordination::v1::Lease;
-use kube::{Api, Client};
+use kube::Api;
 use sqsraft_operator::build::{OperatorDefaults, OperatorPods};
 use sqsraft_operator::controller::{self, Context, PodHttpConnector};
 use sqsraft_operator::lease::{self, LeaseConfig};
@@ -140,8 +140,10 @@ async fn shutdown_signal() {
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let client = Client::try_default().await?;
     let metrics = Arc::new(Metrics::default());
+    let client = kube::client::ClientBuilder::try_from(kube::Config::infer().await?)?
+        .with_layer(&metrics::CountApiRequests(metrics.clone()))
+        .build();
     let listener = tokio::net::TcpListener::bind(args.metrics_listen).await?;
     tokio::spawn(metrics::serve(listener, metrics.clone()));
 

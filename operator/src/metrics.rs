@@ -15,6 +15,50 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 
+/// A layer of the operator's Kubernetes client that counts every request by method, so
+/// the API writes of a quiet cluster can be read off `/metrics`.
+#[derive(Clone)]
+pub struct CountApiRequests(pub std::sync::Arc<Metrics>);
+
+impl<S> tower::Layer<S> for CountApiRequests {
+    type Service = Counted<S>;
+
+    fn layer(&self, inner: S) -> Counted<S> {
+        Counted {
+            inner,
+            metrics: self.0.clone(),
+        }
+    }
+}
+
+/// A service whose requests are counted ([`CountApiRequests`]).
+#[derive(Clone)]
+pub struct Counted<S> {
+    inner: S,
+    metrics: std::sync::Arc<Metrics>,
+}
+
+impl<S, B> tower::Service<http::Request<B>> for Counted<S>
+where
+    S: tower::Service<http::Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        self.metrics.api_request(request.method().as_str());
+        self.inner.call(request)
+    }
+}
+
 /// Upper bounds (seconds) of the reconcile duration histogram.
 const BUCKETS: [f64; 10] = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0];
 
@@ -34,6 +78,8 @@ pub struct Metrics {
     duration: Mutex<Histogram>,
     /// Whether this replica holds the leader-election Lease.
     leading: AtomicBool,
+    /// Kubernetes API requests by HTTP method ([`CountApiRequests`]).
+    api_requests: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Metrics {
@@ -73,6 +119,16 @@ impl Metrics {
             .or_default() += 1;
     }
 
+    /// Counts one Kubernetes API request.
+    pub fn api_request(&self, method: &str) {
+        *self
+            .api_requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(method.to_string())
+            .or_default() += 1;
+    }
+
     pub fn set_leading(&self, leading: bool) {
         self.leading.store(leading, Ordering::Relaxed);
     }
@@ -100,6 +156,18 @@ impl Metrics {
         for (kind, n) in self.steps.lock().unwrap_or_else(|e| e.into_inner()).iter() {
             out.push_str(&format!(
                 "sqsraft_operator_membership_steps_total{{step=\"{kind}\"}} {n}\n"
+            ));
+        }
+        out.push_str("# HELP sqsraft_operator_api_requests_total Kubernetes API requests by HTTP method (watches count once, when opened).\n");
+        out.push_str("# TYPE sqsraft_operator_api_requests_total counter\n");
+        for (method, n) in self
+            .api_requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            out.push_str(&format!(
+                "sqsraft_operator_api_requests_total{{method=\"{method}\"}} {n}\n"
             ));
         }
         out.push_str("# HELP sqsraft_operator_reconcile_duration_seconds Reconcile duration.\n");
@@ -173,5 +241,49 @@ pub async fn serve(
                 tracing::debug!(error = %e, "metrics connection ended");
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::{Layer, Service};
+
+    /// A service answering every request at once.
+    struct Answer;
+
+    impl Service<http::Request<()>> for Answer {
+        type Response = ();
+        type Error = ();
+        type Future = std::future::Ready<Result<(), ()>>;
+
+        fn poll_ready(
+            &mut self,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), ()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: http::Request<()>) -> Self::Future {
+            std::future::ready(Ok(()))
+        }
+    }
+
+    #[test]
+    fn the_client_layer_counts_requests_by_method() {
+        let metrics = std::sync::Arc::new(Metrics::default());
+        let mut service = CountApiRequests(metrics.clone()).layer(Answer);
+        for method in ["GET", "PATCH", "PATCH", "POST"] {
+            let request = http::Request::builder().method(method).body(()).unwrap();
+            drop(service.call(request));
+        }
+        let text = metrics.render();
+        for line in [
+            "sqsraft_operator_api_requests_total{method=\"GET\"} 1",
+            "sqsraft_operator_api_requests_total{method=\"PATCH\"} 2",
+            "sqsraft_operator_api_requests_total{method=\"POST\"} 1",
+        ] {
+            assert!(text.contains(line), "{line} not in\n{text}");
+        }
     }
 }

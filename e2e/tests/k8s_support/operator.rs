@@ -249,6 +249,28 @@ pub async fn operator_reconciles(client: &Client) -> Result<u64> {
     operator_metric(&pod_ip(pod), "sqsraft_operator_reconciles_total").await
 }
 
+/// Kubernetes API writes (POST, PUT, PATCH, DELETE) the (single) operator pod made, from
+/// its `sqsraft_operator_api_requests_total`.
+pub async fn operator_api_writes(client: &Client) -> Result<u64> {
+    let pods = operator_pods(client).await?;
+    let pod = pods.first().context("no operator pod IP")?;
+    let metrics = super::get(&format!("http://{}:8080/metrics", pod_ip(pod))).await?;
+    let mut writes = 0;
+    for method in ["POST", "PUT", "PATCH", "DELETE"] {
+        let prefix = format!("sqsraft_operator_api_requests_total{{method=\"{method}\"}} ");
+        if let Some(n) = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+        {
+            writes += n
+                .trim()
+                .parse::<u64>()
+                .with_context(|| format!("parse {prefix}"))?;
+        }
+    }
+    Ok(writes)
+}
+
 /// Kills the operator: its pod is deleted with no grace period (SIGKILL, no Lease
 /// release); the Deployment starts a new one.
 pub async fn kill_operator(client: &Client) -> Result<()> {
