@@ -96,6 +96,8 @@ def test_default_objects():
     assert kinds(objs) == [
         "ServiceAccount",
         "ClusterRole",
+        "ClusterRole",
+        "ClusterRoleBinding",
         "ClusterRoleBinding",
         "Role",
         "RoleBinding",
@@ -127,10 +129,14 @@ EXPECTED_RULES = {
     ("", "secrets"): {"get", "list", "watch", "create", "patch"},
     ("", "pods"): {"list", "watch", "patch"},
     ("", "pods/eviction"): {"create"},
-    ("", "persistentvolumeclaims"): {"list", "delete"},
+    ("", "persistentvolumeclaims"): {"list", "patch", "delete"},
     ("events.k8s.io", "events"): {"create", "patch"},
 }
 LEASE_RULES = {("coordination.k8s.io", "leases"): {"get", "create", "update"}}
+# StorageClasses are cluster-scoped: read through a ClusterRole of their own, also when
+# the operator watches one namespace (controller/volumes.rs).
+STORAGE_CLASS_RULES = {("storage.k8s.io", "storageclasses"): {"get"}}
+STORAGE_CLASS_ROLE = "sqsraft-operator-storageclasses"
 
 
 def rule_table(role: dict) -> dict[tuple[str, str], set[str]]:
@@ -145,14 +151,16 @@ def rule_table(role: dict) -> dict[tuple[str, str], set[str]]:
 
 def test_cluster_role_holds_exactly_the_verbs_the_operator_uses():
     objs = render()
-    assert rule_table(find(objs, "ClusterRole")) == EXPECTED_RULES
+    assert rule_table(find(objs, "ClusterRole", "sqsraft-operator")) == EXPECTED_RULES
+    assert rule_table(find(objs, "ClusterRole", STORAGE_CLASS_ROLE)) == STORAGE_CLASS_RULES
     assert rule_table(find(objs, "Role")) == LEASE_RULES
-    binding = find(objs, "ClusterRoleBinding")
     account = find(objs, "ServiceAccount")
-    assert binding["roleRef"]["name"] == find(objs, "ClusterRole")["metadata"]["name"]
-    assert binding["subjects"] == [
-        {"kind": "ServiceAccount", "name": account["metadata"]["name"], "namespace": "sqsraft-system"}
-    ]
+    for role in ("sqsraft-operator", STORAGE_CLASS_ROLE):
+        binding = find(objs, "ClusterRoleBinding", role)
+        assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role}
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": account["metadata"]["name"], "namespace": "sqsraft-system"}
+        ]
 
 
 # Kubernetes types the operator can hold an `Api<T>` of, and the resource each needs.
@@ -166,6 +174,7 @@ API_TYPES = {
     "Secret": ("", "secrets"),
     "Pod": ("", "pods"),
     "PersistentVolumeClaim": ("", "persistentvolumeclaims"),
+    "StorageClass": ("storage.k8s.io", "storageclasses"),
     "Lease": ("coordination.k8s.io", "leases"),
     "K8sEvent": ("events.k8s.io", "events"),
 }
@@ -182,14 +191,16 @@ def test_every_api_type_in_the_operator_code_has_a_rule():
     assert used, "found no Api<T> in operator/src: the pattern is stale"
     unknown = used - set(API_TYPES)
     assert not unknown, f"operator uses Api<{unknown}>: add RBAC rules and API_TYPES entries"
-    granted = set(EXPECTED_RULES) | set(LEASE_RULES)
+    granted = set(EXPECTED_RULES) | set(LEASE_RULES) | set(STORAGE_CLASS_RULES)
     for name in used:
         assert API_TYPES[name] in granted, name
 
 
 def test_namespaced_install_uses_a_role_in_the_watched_namespace():
     objs = render(NAMESPACED_VALUES)
-    assert "ClusterRole" not in kinds(objs) and "ClusterRoleBinding" not in kinds(objs)
+    # Only the StorageClass reader is cluster-wide.
+    assert rule_table(find(objs, "ClusterRole")) == STORAGE_CLASS_RULES
+    assert find(objs, "ClusterRoleBinding")["roleRef"]["name"] == STORAGE_CLASS_ROLE
     role = find(objs, "Role", "sqsraft-operator")
     assert role["metadata"]["namespace"] == "apps"
     assert rule_table(role) == EXPECTED_RULES
@@ -311,7 +322,8 @@ def test_non_default_values_reach_the_objects():
     assert pod["priorityClassName"] == "system-cluster-critical"
     assert pod["nodeSelector"] == {"kubernetes.io/os": "linux"}
     assert deployment["spec"]["template"]["metadata"]["labels"]["tier"] == "control"
-    assert find(objs, "ClusterRoleBinding")["subjects"][0]["name"] == "qops"
+    bindings = [o for o in objs if o["kind"] == "ClusterRoleBinding"]
+    assert len(bindings) == 2 and all(b["subjects"][0]["name"] == "qops" for b in bindings)
 
 
 def test_service_monitor_selects_the_metrics_service():

@@ -14,6 +14,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role};
+use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{
     ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams,
@@ -154,19 +155,25 @@ async fn chart_installs_crds_rbac_and_the_operator_deployment() {
         .list(&selector)
         .await
         .expect("ClusterRoles");
-    assert_eq!(roles.items.len(), 1, "one ClusterRole (no watchNamespace)");
+    assert_eq!(
+        roles.items.len(),
+        2,
+        "the operator's ClusterRole (no watchNamespace) and the StorageClass reader"
+    );
     let bindings = Api::<ClusterRoleBinding>::all(admin.clone())
         .list(&selector)
         .await
         .expect("bindings");
-    assert_eq!(bindings.items.len(), 1, "one ClusterRoleBinding");
-    let subjects = bindings.items[0].subjects.clone().unwrap_or_default();
-    assert!(
-        subjects.iter().any(|s| s.kind == "ServiceAccount"
-            && s.name == account
-            && s.namespace.as_deref() == Some(namespace)),
-        "the ClusterRoleBinding binds {namespace}/{account}: {subjects:?}"
-    );
+    assert_eq!(bindings.items.len(), 2, "a ClusterRoleBinding of each");
+    for binding in &bindings.items {
+        let subjects = binding.subjects.clone().unwrap_or_default();
+        assert!(
+            subjects.iter().any(|s| s.kind == "ServiceAccount"
+                && s.name == account
+                && s.namespace.as_deref() == Some(namespace)),
+            "the ClusterRoleBinding binds {namespace}/{account}: {subjects:?}"
+        );
+    }
     let lease_roles = Api::<Role>::namespaced(admin.clone(), namespace)
         .list(&selector)
         .await
@@ -204,6 +211,16 @@ async fn chart_installs_crds_rbac_and_the_operator_deployment() {
         "get a Lease outside the release namespace",
     );
     assert_eq!(code, 403, "Leases elsewhere are not granted: {message}");
+    let (code, message) = rejection(
+        Api::<StorageClass>::all(operator.clone())
+            .get("no-such-class")
+            .await,
+        "get a missing StorageClass",
+    );
+    assert_eq!(
+        code, 404,
+        "StorageClasses are readable (NotFound, not Forbidden): {message}"
+    );
     let (code, message) = rejection(
         Api::<Node>::all(operator.clone())
             .list(&ListParams::default())
@@ -315,10 +332,18 @@ fn cel_cases() -> Vec<(&'static str, &'static str, Case)> {
         ),
         (
             "QueueCluster",
-            "storage is immutable once the cluster exists",
+            "storage.size may grow but never shrink: a volume cannot be made smaller",
+            Update {
+                valid: cluster(json!({"storage": {"size": "2Gi"}})),
+                patch: json!({"spec": {"storage": {"size": "2047Mi"}}}),
+            },
+        ),
+        (
+            "QueueCluster",
+            "storage.storageClassName is immutable once the cluster exists",
             Update {
                 valid: cluster(json!({"storage": {"size": "1Gi"}})),
-                patch: json!({"spec": {"storage": {"size": "2Gi"}}}),
+                patch: json!({"spec": {"storage": {"storageClassName": "fast"}}}),
             },
         ),
         (
@@ -534,6 +559,28 @@ async fn crd_rules_reject_invalid_objects_and_immutable_field_changes() {
             "{kind} case {message:?}: the API server said {got}"
         );
     }
+
+    // A larger storage.size is accepted (the operator expands the volumes).
+    let clusters = custom(&client, "QueueCluster", "queueclusters");
+    clusters
+        .create(
+            &PostParams::default(),
+            &object(
+                "QueueCluster",
+                "growing",
+                json!({"replicas": 3, "storage": {"size": "1Gi"}}),
+            ),
+        )
+        .await
+        .expect("a QueueCluster of 1Gi volumes");
+    clusters
+        .patch(
+            "growing",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"storage": {"size": "1536Mi"}}})),
+        )
+        .await
+        .expect("storage.size may grow");
 
     // Removing a queueName is refused as well as adding one.
     let queues = custom(&client, "Queue", "queues");

@@ -2,10 +2,11 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
-use crate::build::Cluster;
+use crate::build::{Cluster, ExpansionPlan};
 use crate::crd::QueueCluster;
 use crate::crd::queue_cluster::{
-    InternalTlsStatus, LeaderStatus, MemberRole, MemberStatus, QueueClusterStatus, condition,
+    InternalTlsStatus, LeaderStatus, MemberRole, MemberStatus, QueueClusterStatus,
+    VolumeExpansionState, condition,
 };
 use crate::membership::{ClusterHealth, Step};
 
@@ -35,8 +36,13 @@ pub struct StatusInputs<'a> {
     pub previous: Option<&'a QueueClusterStatus>,
     /// The internal port's certificates (`None`: not looked at in this pass).
     pub internal_tls: Option<&'a InternalTlsStatus>,
+    /// The volume expansion step (`None`: not looked at in this pass).
+    pub volumes: Option<&'a ExpansionPlan>,
     pub now: Time,
 }
+
+/// Degraded reason of a larger `spec.storage.size` the volumes cannot be expanded to.
+pub const VOLUME_EXPANSION_UNSUPPORTED: &str = "VolumeExpansionUnsupported";
 
 struct Conditions<'a> {
     list: Vec<Condition>,
@@ -210,8 +216,27 @@ pub fn compute(
     };
     conditions.set(condition::AVAILABLE, available, reason, message);
 
-    // Progressing: a step is under way or waited for.
+    let volume_expansion = match inputs.volumes {
+        Some(plan) => plan.pending.clone(),
+        None => prev.map(|p| p.volume_expansion.clone()).unwrap_or_default(),
+    };
+    let expanding: Vec<String> = volume_expansion
+        .iter()
+        .filter(|v| v.state != VolumeExpansionState::Refused)
+        .map(|v| format!("{} ({:?})", v.pvc, v.state))
+        .collect();
+
+    // Progressing: a step is under way or waited for, or volumes are being expanded.
     let (progressing, reason, message) = match inputs.outcome {
+        Outcome::Step(Step::Converged) if !expanding.is_empty() => (
+            true,
+            "ExpandingVolumes",
+            format!(
+                "volumes below spec.storage.size {}: {}",
+                c.qc.spec.storage.size.0,
+                expanding.join(", ")
+            ),
+        ),
         Outcome::Step(Step::Converged) => {
             let (r, m) = step_reason(&Step::Converged);
             (false, r, m)
@@ -245,15 +270,17 @@ pub fn compute(
                 .collect()
         })
         .unwrap_or_default();
-    let (degraded, reason, message) = match inputs.outcome {
-        Outcome::Step(Step::Refuse { reason }) => (true, "ScaleRefused", reason.clone()),
-        Outcome::Failed { reason, message } => (true, *reason, message.clone()),
+    let refused = inputs.volumes.and_then(|v| v.refused.clone());
+    let (degraded, reason, message) = match (inputs.outcome, refused) {
+        (Outcome::Step(Step::Refuse { reason }), _) => (true, "ScaleRefused", reason.clone()),
+        (Outcome::Failed { reason, message }, _) => (true, *reason, message.clone()),
+        (_, Some(refused)) => (true, VOLUME_EXPANSION_UNSUPPORTED, refused),
         _ if !unhealthy.is_empty() => (
             true,
             "MemberUnhealthy",
             format!("unhealthy: {}", unhealthy.join(", ")),
         ),
-        Outcome::Step(_) if inputs.health.is_none() && !members.is_empty() => (
+        (Outcome::Step(_), _) if inputs.health.is_none() && !members.is_empty() => (
             true,
             "NoLeader",
             "the cluster was bootstrapped but no leader answers".into(),
@@ -296,6 +323,7 @@ pub fn compute(
             .internal_tls
             .cloned()
             .or_else(|| prev.and_then(|p| p.internal_tls.clone())),
+        volume_expansion,
         conditions: conditions.list,
     }
 }

@@ -35,7 +35,7 @@ fn expected_owner(name: &str, uid: &str) -> serde_json::Value {
 fn pod_spec(qc: &QueueCluster, replicas: i32) -> (PodSpec, BTreeMap<String, String>) {
     let d = defaults();
     let c = Cluster::new(qc, &d).unwrap();
-    let sts = build::stateful_set(&c, replicas);
+    let sts = build::stateful_set(&c, replicas, &c.qc.spec.storage.size);
     let template = sts.spec.unwrap().template;
     (
         template.spec.unwrap(),
@@ -223,7 +223,7 @@ fn statefulset_shape() {
     let qc = fixture("minimal");
     let c = Cluster::new(&qc, &d).unwrap();
     // The planner decides the StatefulSet's size; it is not copied from the spec.
-    let sts = serde_json::to_value(build::stateful_set(&c, 4)).unwrap();
+    let sts = serde_json::to_value(build::stateful_set(&c, 4, &c.qc.spec.storage.size)).unwrap();
     let spec = &sts["spec"];
     assert_eq!(sts["metadata"]["name"], "orders");
     assert_eq!(spec["replicas"], 4);
@@ -249,7 +249,7 @@ fn statefulset_shape() {
 
     let full = fixture("full");
     let c = Cluster::new(&full, &d).unwrap();
-    let sts = serde_json::to_value(build::stateful_set(&c, 5)).unwrap();
+    let sts = serde_json::to_value(build::stateful_set(&c, 5, &c.qc.spec.storage.size)).unwrap();
     assert_eq!(
         sts["spec"]["volumeClaimTemplates"][0]["spec"],
         json!({"accessModes": ["ReadWriteOnce"], "storageClassName": "fast-ssd",
@@ -480,7 +480,7 @@ fn full_spec_overrides_reach_the_pod() {
     );
     let d = defaults();
     let c = Cluster::new(&qc, &d).unwrap();
-    let sts = build::stateful_set(&c, 5);
+    let sts = build::stateful_set(&c, 5, &c.qc.spec.storage.size);
     let annotations = sts.spec.unwrap().template.metadata.unwrap().annotations;
     assert_eq!(
         annotations,

@@ -57,9 +57,10 @@ fn every_rule_compiles() {
     collect_errors(&compiled, &mut errors);
     assert!(errors.is_empty(), "CEL compile errors: {errors:?}");
     // replicas, region, acceptedRegions, accountId, the two secretNames (credentials,
-    // internalTls), port, heartbeat, raft, maxUnavailable, storage immutability,
-    // storage.size quantity, the spec-level PDB/quorum rule and the object name.
-    assert_eq!(count_rules(&compiled), 14);
+    // internalTls), port, heartbeat, raft, maxUnavailable, storage.size never
+    // shrinking, storageClassName immutability, storage.size quantity, the spec-level
+    // PDB/quorum rule and the object name.
+    assert_eq!(count_rules(&compiled), 15);
 }
 
 #[test]
@@ -158,18 +159,53 @@ fn pdb_must_leave_a_majority() {
 }
 
 #[test]
-fn storage_is_immutable_but_scaling_is_not() {
-    let old = json!({"replicas": 3, "storage": {"size": "1Gi"}});
-    let f = failures(
-        json!({"replicas": 3, "storage": {"size": "2Gi"}}),
-        Some(old.clone()),
+fn storage_size_may_grow_but_never_shrink() {
+    let shrink = "storage.size may grow but never shrink: a volume cannot be made smaller";
+    let old = json!({"replicas": 3, "storage": {"size": "2Gi"}});
+    let update = |size: &str| {
+        failures(
+            json!({"replicas": 3, "storage": {"size": size}}),
+            Some(old.clone()),
+        )
+    };
+    for grown in ["3Gi", "2049Mi", "10G", "2Gi", "2048Mi"] {
+        assert!(update(grown).is_empty(), "{grown}: {:?}", update(grown));
+    }
+    for smaller in ["1Gi", "2047Mi", "2G", "1"] {
+        assert_eq!(update(smaller), [shrink], "{smaller}");
+    }
+    // A malformed size gets the quantity message alone.
+    assert_eq!(
+        update("two gigs"),
+        ["must be a quantity such as 10Gi or 500Mi"]
     );
-    assert_eq!(f, ["storage is immutable once the cluster exists"]);
+}
+
+#[test]
+fn storage_class_is_immutable_but_scaling_is_not() {
+    let immutable = "storage.storageClassName is immutable once the cluster exists";
+    let old = json!({"replicas": 3, "storage": {"size": "1Gi"}});
     let f = failures(
         json!({"replicas": 3, "storage": {"size": "1Gi", "storageClassName": "fast"}}),
         Some(old.clone()),
     );
-    assert_eq!(f, ["storage is immutable once the cluster exists"]);
+    assert_eq!(f, [immutable]);
+    let with_class = json!({"replicas": 3, "storage": {"size": "1Gi", "storageClassName": "fast"}});
+    let f = failures(
+        json!({"replicas": 3, "storage": {"size": "1Gi", "storageClassName": "slow"}}),
+        Some(with_class.clone()),
+    );
+    assert_eq!(f, [immutable]);
+    let f = failures(
+        json!({"replicas": 3, "storage": {"size": "1Gi"}}),
+        Some(with_class.clone()),
+    );
+    assert_eq!(f, [immutable]);
+    let ok = failures(
+        json!({"replicas": 5, "storage": {"size": "4Gi", "storageClassName": "fast"}}),
+        Some(with_class),
+    );
+    assert!(ok.is_empty(), "{ok:?}");
     let ok = failures(
         json!({"replicas": 5, "storage": {"size": "1Gi"}}),
         Some(old),

@@ -88,7 +88,10 @@ impl Harness {
     }
 
     /// Plays the StatefulSet controller and kubelet: pods and PVCs for ordinals below
-    /// `spec.replicas`, ready unless down; pods above are deleted (PVCs stay).
+    /// `spec.replicas`, ready unless down; pods above are deleted (PVCs stay). PVCs are
+    /// created from the claim template (class `standard` when it names none, as the
+    /// default-StorageClass admission sets it) and bound at the size requested; and it
+    /// plays the volume resizer: a PVC requesting more than its capacity gets it.
     fn kubelet(&self) {
         let mut store = self.api.store.lock().unwrap();
         let Some(sts) = store
@@ -111,7 +114,12 @@ impl Harness {
         store.put("apps/v1", "statefulsets", &self.ns, &self.name, sts.clone());
         let mut labels = sts["spec"]["template"]["metadata"]["labels"].clone();
         labels["controller-revision-hash"] = json!(revision);
-        let claim_labels = sts["spec"]["volumeClaimTemplates"][0]["metadata"]["labels"].clone();
+        let claim = sts["spec"]["volumeClaimTemplates"][0].clone();
+        let claim_labels = claim["metadata"]["labels"].clone();
+        let mut claim_spec = claim["spec"].clone();
+        if claim_spec["storageClassName"].is_null() {
+            claim_spec["storageClassName"] = json!("standard");
+        }
         let down = self.raft.raft.lock().unwrap().down.clone();
         for o in 0..8u32 {
             let pod = self.raft.names.pod(o);
@@ -139,19 +147,20 @@ impl Harness {
                 });
                 p["status"] = json!({"conditions": [{"type": "Ready", "status": ready}]});
                 store.put("v1", "pods", &self.ns, &pod, p);
-                if store
+                let mut volume = store
                     .get("v1", "persistentvolumeclaims", &self.ns, &pvc)
-                    .is_none()
-                {
-                    store.put(
-                        "v1",
-                        "persistentvolumeclaims",
-                        &self.ns,
-                        &pvc,
+                    .cloned()
+                    .unwrap_or_else(|| {
                         json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
                                "metadata": {"name": pvc, "namespace": self.ns, "labels": claim_labels,
-                                            "uid": format!("{pvc}-1")}}),
-                    );
+                                            "uid": format!("{pvc}-1")},
+                               "spec": claim_spec})
+                    });
+                let requested = volume["spec"]["resources"]["requests"]["storage"].clone();
+                if volume["status"]["capacity"]["storage"] != requested {
+                    volume["status"] =
+                        json!({"phase": "Bound", "capacity": {"storage": requested}});
+                    store.put("v1", "persistentvolumeclaims", &self.ns, &pvc, volume);
                 }
             } else {
                 store.remove("v1", "pods", &self.ns, &pod);
@@ -883,7 +892,7 @@ async fn restarts_and_volume_deletes_only_hit_the_object_observed() {
     let qc = h.qc();
     let defaults = OperatorDefaults::default();
     let cluster = Cluster::new(&qc, &defaults).unwrap();
-    let wl = KubeWorkloads::new(&cluster, &h.api.client());
+    let wl = KubeWorkloads::new(&cluster, &h.api.client(), None);
     wl.observe().await.unwrap();
     // Both objects are replaced after the observation.
     {
@@ -1160,4 +1169,259 @@ async fn a_user_supplied_internal_tls_secret_is_waited_for_and_mounted_as_is() {
     assert_eq!(status.ca_not_after, None);
     assert!(status.certificate_not_after.is_some());
     assert_eq!(condition(&h.qc(), "Degraded").0, "False");
+}
+
+impl Harness {
+    /// Stores StorageClass `name` with `allowVolumeExpansion: allow`.
+    fn storage_class(&self, name: &str, allow: bool) {
+        self.api.store.lock().unwrap().put(
+            "storage.k8s.io/v1",
+            "storageclasses",
+            "",
+            name,
+            json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+                   "metadata": {"name": name}, "provisioner": "example.com/disk",
+                   "allowVolumeExpansion": allow}),
+        );
+    }
+
+    /// `spec.resources.requests.storage` of every data PVC.
+    fn pvc_requests(&self) -> Vec<(String, String)> {
+        let store = self.api.store.lock().unwrap();
+        store
+            .list("v1", "persistentvolumeclaims", &self.ns)
+            .into_iter()
+            .map(|(n, p)| {
+                let size = p["spec"]["resources"]["requests"]["storage"].as_str();
+                (n, size.unwrap_or_default().to_string())
+            })
+            .collect()
+    }
+
+    fn claim_template(&self) -> Value {
+        self.get("apps/v1", "statefulsets", &self.name).unwrap()["spec"]["volumeClaimTemplates"]
+            .clone()
+    }
+
+    /// Sets the status of PVC `name` as a resizer reports it.
+    fn pvc_status(&self, name: &str, status: Value) {
+        let mut store = self.api.store.lock().unwrap();
+        let mut pvc = store
+            .get("v1", "persistentvolumeclaims", &self.ns, name)
+            .unwrap()
+            .clone();
+        pvc["status"] = status;
+        store.put("v1", "persistentvolumeclaims", &self.ns, name, pvc);
+    }
+
+    /// (pvc, state) of `status.volumeExpansion`.
+    fn volume_expansion(&self) -> Vec<(String, String)> {
+        let status = serde_json::to_value(self.qc().status.unwrap()).unwrap();
+        status["volumeExpansion"]
+            .as_array()
+            .map(|entries| {
+                entries
+                    .iter()
+                    .map(|e| {
+                        let state = e["state"].as_str().unwrap().to_string();
+                        (e["pvc"].as_str().unwrap().to_string(), state)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn pvc_patches(&self) -> usize {
+        self.writes()
+            .iter()
+            .filter(|(m, p)| m == "PATCH" && p.contains("/persistentvolumeclaims/"))
+            .count()
+    }
+}
+
+fn sizes(entries: &[(&str, &str)]) -> Vec<(String, String)> {
+    entries
+        .iter()
+        .map(|(n, s)| (n.to_string(), s.to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn larger_storage_size_expands_the_pvcs_when_the_class_allows_it() {
+    let h = Harness::new("minimal");
+    h.storage_class("standard", true);
+    h.converge().await;
+    let template = h.claim_template();
+    assert_eq!(
+        template[0]["spec"]["resources"]["requests"]["storage"],
+        "1Gi"
+    );
+
+    h.edit_spec(|s| s["storage"] = json!({"size": "2Gi"}));
+    h.clear_log();
+    h.reconcile().await.unwrap();
+    // One pass patches every PVC; the StatefulSet's immutable template is kept.
+    assert_eq!(
+        h.pvc_requests(),
+        sizes(&[
+            ("data-orders-0", "2Gi"),
+            ("data-orders-1", "2Gi"),
+            ("data-orders-2", "2Gi")
+        ])
+    );
+    assert_eq!(h.pvc_patches(), 3);
+    assert_eq!(h.claim_template(), template);
+    assert_eq!(h.count_events("ExpandingVolume"), 3);
+    let requested = |n: &str| (n.to_string(), "Requested".to_string());
+    assert_eq!(
+        h.volume_expansion(),
+        [
+            requested("data-orders-0"),
+            requested("data-orders-1"),
+            requested("data-orders-2")
+        ]
+    );
+    let (status, reason, message) = condition(&h.qc(), "Progressing");
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("True", "ExpandingVolumes")
+    );
+    assert!(message.contains("spec.storage.size 2Gi"), "{message}");
+    assert_eq!(condition(&h.qc(), "Degraded").0, "False");
+
+    // The resizer reports progress; status follows it, and nothing is patched again.
+    h.pvc_status(
+        "data-orders-0",
+        json!({"phase": "Bound", "capacity": {"storage": "2Gi"}}),
+    );
+    h.pvc_status(
+        "data-orders-1",
+        json!({"phase": "Bound", "capacity": {"storage": "1Gi"},
+               "conditions": [{"type": "FileSystemResizePending", "status": "True",
+                               "message": "waiting for the pod to remount"}]}),
+    );
+    h.pvc_status(
+        "data-orders-2",
+        json!({"phase": "Bound", "capacity": {"storage": "1Gi"},
+               "conditions": [{"type": "Resizing", "status": "True"}]}),
+    );
+    h.clear_log();
+    h.reconcile().await.unwrap();
+    assert_eq!(h.pvc_patches(), 0);
+    assert_eq!(
+        h.volume_expansion(),
+        [
+            (
+                "data-orders-1".to_string(),
+                "FileSystemResizePending".to_string()
+            ),
+            ("data-orders-2".to_string(), "Resizing".to_string())
+        ]
+    );
+    let status = serde_json::to_value(h.qc().status.unwrap()).unwrap();
+    assert_eq!(
+        status["volumeExpansion"][0]["message"],
+        "waiting for the pod to remount"
+    );
+    assert_eq!(status["volumeExpansion"][0]["capacity"], "1Gi");
+
+    // Resized: nothing pending. A scale-up's PVCs come from the 1Gi template and are
+    // expanded too.
+    h.converge().await;
+    assert!(h.volume_expansion().is_empty());
+    h.edit_spec(|s| s["replicas"] = json!(5));
+    h.converge().await;
+    assert_eq!(h.pvc_requests().len(), 5);
+    assert!(
+        h.pvc_requests().iter().all(|(_, size)| size == "2Gi"),
+        "{:?}",
+        h.pvc_requests()
+    );
+    assert_eq!(h.claim_template(), template);
+    assert_eq!(h.count_events("ExpandingVolume"), 5);
+    assert!(h.volume_expansion().is_empty());
+}
+
+#[tokio::test]
+async fn expansion_is_refused_with_degraded_when_the_class_does_not_allow_it() {
+    let h = Harness::new("minimal");
+    h.storage_class("standard", false);
+    h.converge().await;
+    let template = h.claim_template();
+
+    h.edit_spec(|s| s["storage"] = json!({"size": "3Gi"}));
+    for _ in 0..2 {
+        h.clear_log();
+        h.reconcile().await.unwrap();
+        assert_eq!(h.pvc_patches(), 0, "{:?}", h.writes());
+    }
+    assert!(h.pvc_requests().iter().all(|(_, size)| size == "1Gi"));
+    assert_eq!(h.claim_template(), template);
+    let qc = h.qc();
+    let (status, reason, message) = condition(&qc, "Degraded");
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("True", "VolumeExpansionUnsupported")
+    );
+    assert!(
+        message.contains("data-orders-0 (StorageClass standard does not set allowVolumeExpansion)"),
+        "{message}"
+    );
+    assert!(message.contains("nothing was changed"), "{message}");
+    assert!(
+        h.events()
+            .contains(&("Warning".into(), "VolumeExpansionUnsupported".into()))
+    );
+    assert_eq!(
+        h.volume_expansion()
+            .iter()
+            .map(|(_, state)| state.as_str())
+            .collect::<Vec<_>>(),
+        ["Refused", "Refused", "Refused"]
+    );
+    // Membership is not held up by the refusal.
+    assert_eq!(condition(&qc, "Progressing").1, "Converged");
+    assert_eq!(condition(&qc, "Available").0, "True");
+
+    // A missing class is refused the same way, naming it.
+    h.api
+        .store
+        .lock()
+        .unwrap()
+        .remove("storage.k8s.io/v1", "storageclasses", "", "standard");
+    h.reconcile().await.unwrap();
+    let message = condition(&h.qc(), "Degraded").2;
+    assert!(
+        message.contains("StorageClass standard not found"),
+        "{message}"
+    );
+
+    // Once the class allows it, the volumes are expanded and Degraded clears.
+    h.storage_class("standard", true);
+    h.clear_log();
+    h.reconcile().await.unwrap();
+    assert_eq!(h.pvc_patches(), 3);
+    assert!(h.pvc_requests().iter().all(|(_, size)| size == "3Gi"));
+    assert_eq!(condition(&h.qc(), "Degraded").0, "False");
+}
+
+#[tokio::test]
+async fn volumes_are_never_shrunk() {
+    let h = Harness::new("minimal");
+    h.storage_class("standard", true);
+    h.converge().await;
+    let template = h.claim_template();
+    // A spec below the volumes (an object from before the CEL rule, or 1Gi written as
+    // 1024Mi): no patch, no refusal, the template keeps its size.
+    for smaller in ["512Mi", "1024Mi"] {
+        h.edit_spec(|s| s["storage"] = json!({"size": smaller}));
+        h.clear_log();
+        h.reconcile().await.unwrap();
+        assert_eq!(h.pvc_patches(), 0, "{smaller}: {:?}", h.writes());
+        assert!(h.pvc_requests().iter().all(|(_, size)| size == "1Gi"));
+        assert_eq!(h.claim_template(), template);
+        assert!(h.volume_expansion().is_empty());
+        assert_eq!(condition(&h.qc(), "Degraded").0, "False");
+        assert_eq!(condition(&h.qc(), "Progressing").1, "Converged");
+    }
 }

@@ -8,9 +8,11 @@ mod internal_tls;
 mod names;
 mod network_policy;
 mod pdb;
+mod quantity;
 mod secrets;
 mod services;
 mod statefulset;
+mod volume_expansion;
 
 pub use internal_tls::{
     CA_CERT_KEY, INTERNAL_TLS_MOUNT, InternalTlsSource, TLS_CERT_KEY, TLS_KEY_KEY, ca_common_name,
@@ -27,6 +29,7 @@ pub use secrets::{
 };
 pub use services::{client_service, headless_service, leader_service};
 pub use statefulset::stateful_set;
+pub use volume_expansion::{ExpansionPlan, claim_template_size, classes_to_read, plan_expansion};
 
 use std::collections::BTreeMap;
 

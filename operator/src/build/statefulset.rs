@@ -344,7 +344,7 @@ fn pod_template(c: &Cluster<'_>) -> PodTemplateSpec {
     }
 }
 
-fn volume_claim_template(c: &Cluster<'_>) -> PersistentVolumeClaim {
+fn volume_claim_template(c: &Cluster<'_>, size: &Quantity) -> PersistentVolumeClaim {
     let storage = &c.qc.spec.storage;
     PersistentVolumeClaim {
         metadata: ObjectMeta {
@@ -356,10 +356,7 @@ fn volume_claim_template(c: &Cluster<'_>) -> PersistentVolumeClaim {
             access_modes: Some(vec!["ReadWriteOnce".into()]),
             storage_class_name: storage.storage_class_name.clone(),
             resources: Some(VolumeResourceRequirements {
-                requests: Some(BTreeMap::from([(
-                    "storage".to_string(),
-                    storage.size.clone(),
-                )])),
+                requests: Some(BTreeMap::from([("storage".to_string(), size.clone())])),
                 ..VolumeResourceRequirements::default()
             }),
             ..PersistentVolumeClaimSpec::default()
@@ -378,7 +375,11 @@ fn volume_claim_template(c: &Cluster<'_>) -> PersistentVolumeClaim {
 /// would deadlock after a full restart). Updates use `OnDelete`: the operator restarts
 /// pods itself, followers first and the leader last. PVCs are retained by the
 /// StatefulSet controller and deleted by the operator after a node left the voters.
-pub fn stateful_set(c: &Cluster<'_>, replicas: i32) -> StatefulSet {
+///
+/// The volume claim template requests `claim_size`: [`super::claim_template_size`], the
+/// size the StatefulSet was created with (templates are immutable; the operator
+/// expands grown PVCs itself).
+pub fn stateful_set(c: &Cluster<'_>, replicas: i32, claim_size: &Quantity) -> StatefulSet {
     StatefulSet {
         metadata: c.meta(c.names.statefulset()),
         spec: Some(StatefulSetSpec {
@@ -390,7 +391,7 @@ pub fn stateful_set(c: &Cluster<'_>, replicas: i32) -> StatefulSet {
                 ..LabelSelector::default()
             },
             template: pod_template(c),
-            volume_claim_templates: Some(vec![volume_claim_template(c)]),
+            volume_claim_templates: Some(vec![volume_claim_template(c, claim_size)]),
             update_strategy: Some(StatefulSetUpdateStrategy {
                 type_: Some("OnDelete".into()),
                 ..StatefulSetUpdateStrategy::default()

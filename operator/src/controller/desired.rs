@@ -96,7 +96,8 @@ pub struct Desired {
     /// `None` when `spec.networkPolicy.enabled` is false (an existing one is deleted).
     pub network_policy: Option<NetworkPolicy>,
     /// The StatefulSet at the size it has now (`None` before the planner creates it):
-    /// the template follows the spec, the size follows the membership planner.
+    /// the pod template follows the spec, the size follows the membership planner, the
+    /// volume claim template keeps the size it was created with.
     pub statefulset: Option<StatefulSet>,
 }
 
@@ -119,8 +120,9 @@ pub fn build(c: &Cluster<'_>, fetched: &Fetched, entropy: &Entropy) -> Desired {
         ],
         pdb: build::pod_disruption_budget(c),
         network_policy: build::network_policy(c),
-        statefulset: fetched
-            .statefulset_replicas()
-            .map(|replicas| build::stateful_set(c, replicas)),
+        statefulset: fetched.statefulset_replicas().map(|replicas| {
+            let claim_size = build::claim_template_size(c, fetched.statefulset.as_ref());
+            build::stateful_set(c, replicas, &claim_size)
+        }),
     }
 }

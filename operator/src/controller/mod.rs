@@ -7,6 +7,7 @@ pub mod desired;
 pub mod fetch;
 pub mod identity;
 pub mod tls;
+pub mod volumes;
 pub mod watch;
 pub mod workloads;
 
@@ -224,6 +225,7 @@ struct Seen {
     ready_replicas: Option<i32>,
     health: Option<ClusterHealth>,
     internal_tls: Option<crate::crd::queue_cluster::InternalTlsStatus>,
+    volumes: Option<build::ExpansionPlan>,
 }
 
 impl Seen {
@@ -293,8 +295,13 @@ async fn pipeline<C: AdminConnector>(
     seen.internal_tls = Some(tls.status.clone());
     report_tls(ctx, c.qc, &tls).await;
     let token = apply::objects(c, &ctx.client, &fetched, &desired).await?;
+    // Before the membership step, which fails while members are down (perhaps with
+    // full disks: then the larger volumes are what they need).
+    let volumes = volumes::expand(c, &ctx.client).await?;
+    report_volumes(ctx, c.qc, &volumes).await;
+    seen.volumes = Some(volumes);
 
-    let wl = KubeWorkloads::new(c, &ctx.client);
+    let wl = KubeWorkloads::new(c, &ctx.client, fetched.statefulset.as_ref());
     let admin_tls = ctx.identities.config(key(c.qc), &tls.admin, now)?;
     let (api, resolver) = ctx.connector.connect(c, &token, admin_tls);
     let desired_replicas = u32::try_from(c.qc.spec.replicas).unwrap_or(1);
@@ -339,7 +346,7 @@ async fn observe_only<C: AdminConnector>(
     }
     let admin_tls = ctx.identities.config(key(c.qc), &tls.admin, now)?;
     let (api, _) = ctx.connector.connect(c, &token, admin_tls);
-    let wl = KubeWorkloads::new(c, &ctx.client);
+    let wl = KubeWorkloads::new(c, &ctx.client, fetched.statefulset.as_ref());
     let observed = membership::driver::observe(&api, &wl, ever_bootstrapped(c.qc)).await?;
     Ok(membership::cluster_health(&observed, &ctx.planner))
 }
@@ -373,6 +380,7 @@ fn cluster_status(
             outcome: &outcome,
             previous,
             internal_tls: seen.internal_tls.as_ref(),
+            volumes: seen.volumes.as_ref(),
             now: now(),
         },
         c.credentials_secret_name(),
@@ -392,6 +400,19 @@ async fn report<C>(ctx: &Context<C>, qc: &QueueCluster, result: &Result<Outcome,
         }
         Ok(Outcome::Failed { .. }) => {}
         Err(e) => publish(ctx, qc, EventType::Warning, e.reason(), e.to_string()).await,
+    }
+}
+
+/// Events of the volume expansion step: each PVC expanded (Normal), a refusal (Warning).
+async fn report_volumes<C>(ctx: &Context<C>, qc: &QueueCluster, plan: &build::ExpansionPlan) {
+    let size = &qc.spec.storage.size.0;
+    for pvc in &plan.grow {
+        let note = format!("expanding PVC {pvc} to {size}");
+        publish(ctx, qc, EventType::Normal, "ExpandingVolume", note).await;
+    }
+    if let Some(refused) = &plan.refused {
+        let reason = status::VOLUME_EXPANSION_UNSUPPORTED;
+        publish(ctx, qc, EventType::Warning, reason, refused.clone()).await;
     }
 }
 

@@ -68,14 +68,17 @@ fn only(uid: Option<String>) -> DeleteParams {
 }
 
 impl KubeWorkloads {
-    pub fn new(c: &Cluster<'_>, client: &Client) -> Self {
+    /// The workloads of `c`; `existing` is the StatefulSet as fetched (its volume claim
+    /// template is kept).
+    pub fn new(c: &Cluster<'_>, client: &Client, existing: Option<&StatefulSet>) -> Self {
         let ns = &c.namespace;
+        let claim_size = build::claim_template_size(c, existing);
         Self {
             statefulsets: Api::namespaced(client.clone(), ns),
             pods: Api::namespaced(client.clone(), ns),
             pvcs: Api::namespaced(client.clone(), ns),
             names: c.names.clone(),
-            template: build::stateful_set(c, 0),
+            template: build::stateful_set(c, 0, &claim_size),
             max_unavailable: build::max_unavailable(c),
             observed: Mutex::default(),
         }

@@ -87,8 +87,8 @@ pub struct QueueClusterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
 
-    /// Persistent storage of every pod (Raft log, snapshots and messages). Immutable:
-    /// StatefulSet volume claim templates cannot change.
+    /// Persistent storage of every pod (Raft log, snapshots and messages). The size may
+    /// grow, never shrink; the StorageClass is immutable.
     #[serde(default)]
     pub storage: StorageSpec,
 
@@ -184,10 +184,17 @@ impl ImagePullPolicy {
 
 /// Persistent volume of each server pod.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
-#[x_kube(validation = Rule::new("self == oldSelf").message("storage is immutable once the cluster exists"))]
+#[x_kube(validation = Rule::new(
+    "!isQuantity(self.size) || !isQuantity(oldSelf.size) || quantity(self.size).compareTo(quantity(oldSelf.size)) >= 0"
+).message("storage.size may grow but never shrink: a volume cannot be made smaller"))]
+#[x_kube(validation = Rule::new(
+    "has(self.storageClassName) == has(oldSelf.storageClassName) && (!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName)"
+).message("storage.storageClassName is immutable once the cluster exists"))]
 #[serde(rename_all = "camelCase")]
 pub struct StorageSpec {
-    /// Requested size of each pod's volume, e.g. `10Gi`.
+    /// Requested size of each pod's volume, e.g. `10Gi`. It may grow (the operator then
+    /// expands the PVCs, when their StorageClass allows volume expansion) but never
+    /// shrink.
     #[serde(default = "default_storage_size")]
     #[schemars(schema_with = "quantity_schema")]
     pub size: Quantity,
@@ -487,6 +494,11 @@ pub struct QueueClusterStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub internal_tls: Option<InternalTlsStatus>,
 
+    /// Data volumes whose capacity is still below `spec.storage.size`: being expanded,
+    /// or why they cannot be. Empty once every volume has the requested size.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volume_expansion: Vec<VolumeExpansionStatus>,
+
     /// Available, Progressing, Degraded and ReconciliationPaused.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
@@ -507,6 +519,37 @@ pub struct InternalTlsStatus {
     /// Whether a CA rotation is under way (old and new CA both trusted).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ca_rotating: bool,
+}
+
+/// A data volume below the requested size.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VolumeExpansionStatus {
+    /// Name of the PersistentVolumeClaim.
+    pub pvc: String,
+    /// Its current capacity (`status.capacity.storage`), when reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<String>,
+    /// How far the expansion got.
+    pub state: VolumeExpansionState,
+    /// The message of the PVC's resize condition, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Progress of one volume's expansion.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+pub enum VolumeExpansionState {
+    /// Not requested: the StorageClass does not allow volume expansion (see Degraded).
+    Refused,
+    /// The larger size is requested; no resizer has reported progress yet.
+    Requested,
+    /// The volume is being resized by its storage driver.
+    Resizing,
+    /// The volume was resized; the file system grows when a pod (re)mounts it.
+    FileSystemResizePending,
+    /// The storage driver or the kubelet reported a resize error.
+    Failed,
 }
 
 /// The Raft leader.

@@ -1,7 +1,8 @@
 //! An in-memory Kubernetes API server behind kube's mock service (`tower-test`): enough
 //! REST (get, list with label selectors, create, server-side apply, merge and JSON
 //! patch, status subresource, delete and eviction with UID preconditions, graceful pod
-//! deletion) for the reconciler, with a log of every request.
+//! deletion; cluster-scoped objects in namespace "") for the reconciler, with a log of
+//! every request.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -54,8 +55,15 @@ fn parse(path: &str) -> Option<Target> {
         "apis" => (format!("{}/{}", seg.get(1)?, seg.get(2)?), &seg[3..]),
         _ => return None,
     };
+    // Cluster-scoped objects (StorageClasses) live in namespace "".
     if rest.first() != Some(&"namespaces") {
-        return None;
+        return Some(Target {
+            gv,
+            ns: String::new(),
+            plural: rest.first()?.to_string(),
+            name: rest.get(1).map(|s| s.to_string()),
+            sub: rest.get(2).map(|s| s.to_string()),
+        });
     }
     Some(Target {
         gv,
@@ -79,6 +87,7 @@ fn kind_of(plural: &str) -> &'static str {
         "queues" => "Queue",
         "events" => "Event",
         "leases" => "Lease",
+        "storageclasses" => "StorageClass",
         _ => "Unknown",
     }
 }

@@ -31,7 +31,12 @@ pub fn all_objects(qc: &QueueCluster, defaults: &OperatorDefaults) -> Vec<serde_
         serde_json::to_value(build::client_service(&c)).unwrap(),
         serde_json::to_value(build::leader_service(&c)).unwrap(),
         serde_json::to_value(build::cluster_token_secret(&c, &test_token())).unwrap(),
-        serde_json::to_value(build::stateful_set(&c, qc.spec.replicas)).unwrap(),
+        serde_json::to_value(build::stateful_set(
+            &c,
+            qc.spec.replicas,
+            &c.qc.spec.storage.size,
+        ))
+        .unwrap(),
         serde_json::to_value(build::pod_disruption_budget(&c)).unwrap(),
     ];
     if let Some(policy) = build::network_policy(&c) {
