@@ -3,7 +3,7 @@
 //! ENOSPC, which proves the fault is real). While producers and consumers run through the
 //! AWS SDK, first a follower's disk fills, then the leader's. The node that cannot write
 //! stops Raft (it reports `sqsraft_storage_failed`, `/readyz` turns false, its log names
-//! the ENOSPC), the others keep serving, the full leader loses leadership and answers
+//! the full disk), the others keep serving, the full leader loses leadership and answers
 //! `ServiceUnavailable` at once instead of hanging; once the filler is gone the node
 //! restarts itself and catches up. No node panics, and the history checker finds nothing
 //! acknowledged lost or stored twice. Bounded to well under two minutes.
@@ -25,8 +25,9 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-/// Size of each node's tmpfs: room for the run's data, quick to fill.
-const VOLUME: &str = "size=96m";
+/// Size of each node's tmpfs: room for the run's data and the server's 64 MiB free-space
+/// reserve, quick to fill.
+const VOLUME: &str = "size=256m";
 
 /// How long a node may take to notice its full disk, to be replaced as leader, or to
 /// catch up after space returned.
@@ -114,9 +115,7 @@ fn node_log(cluster: &Cluster, id: u64) -> String {
 }
 
 /// Sends 256 KiB messages to `ballast_url` through the nodes other than `full` until
-/// `full` reports its storage failed: RocksDB preallocates its write-ahead logs, so a
-/// node writes on into space it holds already before a write fails. Panics after
-/// [`SETTLE`].
+/// `full` reports its storage failed (its next write fails). Panics after [`SETTLE`].
 async fn push_until_failed(cluster: &Cluster, full: u64, ballast_url: &str) {
     let others: Vec<aws_sdk_sqs::Client> = cluster
         .nodes
@@ -151,21 +150,22 @@ async fn push_until_failed(cluster: &Cluster, full: u64, ballast_url: &str) {
     }
 }
 
-/// Proves node `id` failed on its full disk: the metric, readiness and the log's ENOSPC.
-fn assert_failed_on_enospc(cluster: &Cluster, id: u64) {
+/// Proves node `id` failed on its full disk: readiness, role and the log's storage error.
+fn assert_failed_on_full_disk(cluster: &Cluster, id: u64) {
     assert_eq!(readyz_status(cluster, id), 503, "node {id} still ready");
     let status = cluster.status(id).expect("status");
     assert_eq!(status.role, Role::Shutdown, "node {id}'s Raft still runs");
     let log = node_log(cluster, id);
     assert!(
-        log.contains("No space left on device"),
-        "node {id}'s log names no ENOSPC:\n{}",
+        log.contains("storage failed")
+            && (log.contains("(disk full)") || log.contains("No space left on device")),
+        "node {id}'s log names no full disk:\n{}",
         &log[log.len().saturating_sub(4000)..]
     );
 }
 
-/// Removes the filler of node `id` and waits until it restarted itself and applied at
-/// least what the leader had applied meanwhile.
+/// Removes the filler of node `id` and waits until it restarted itself, applied at least
+/// what the leader had applied meanwhile and reports ready.
 fn free_and_wait_caught_up(cluster: &Cluster, id: u64) {
     let dir = &cluster.node(id).expect("node").data_dir;
     std::fs::remove_file(dir.join("filler")).expect("remove filler");
@@ -178,16 +178,21 @@ fn free_and_wait_caught_up(cluster: &Cluster, id: u64) {
             .expect("node")
             .metric("sqsraft_storage_failed")
             == Some(0);
-        if recovered && target > 0 && applied(cluster, id) >= target {
+        // Ready (caught up to what it knows is committed) at some moment: under load a
+        // follower's applied index trails its commit index now and then.
+        if recovered
+            && target > 0
+            && applied(cluster, id) >= target
+            && readyz_status(cluster, id) == 200
+        {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "node {id} did not recover and catch up within {SETTLE:?} after space returned"
+            "node {id} did not recover, catch up and turn ready within {SETTLE:?} after space returned"
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert_eq!(readyz_status(cluster, id), 200, "node {id} not ready again");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -235,7 +240,7 @@ async fn a_full_disk_stops_the_node_without_losing_acknowledged_writes_and_it_re
     assert_eq!(error.raw_os_error(), Some(libc::ENOSPC), "filler: {error}");
     println!("follower {follower}: disk full after {bytes} filler bytes");
     push_until_failed(&cluster, follower, &ballast_url).await;
-    blocking(|| assert_failed_on_enospc(&cluster, follower));
+    blocking(|| assert_failed_on_full_disk(&cluster, follower));
     let before = blocking(|| applied(&cluster, leader));
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(
@@ -251,7 +256,7 @@ async fn a_full_disk_stops_the_node_without_losing_acknowledged_writes_and_it_re
     assert_eq!(error.raw_os_error(), Some(libc::ENOSPC), "filler: {error}");
     println!("leader {leader}: disk full after {bytes} filler bytes");
     push_until_failed(&cluster, leader, &ballast_url).await;
-    blocking(|| assert_failed_on_enospc(&cluster, leader));
+    blocking(|| assert_failed_on_full_disk(&cluster, leader));
     let deadline = Instant::now() + SETTLE;
     let successor = loop {
         let new = (1..=3)

@@ -8,7 +8,7 @@
 //! entries also stay in memory ([`RecentEntries`]) for replication and apply to read.
 
 use super::recent_entries::RecentEntries;
-use super::storage_fault::write_synced;
+use super::storage_fault::{check_free_space, write_synced};
 use super::{Entry, LogId, TypeConfig, Vote};
 use crate::codec::{decode, encode};
 use crate::sm::txn::storage_err;
@@ -37,6 +37,8 @@ const RECENT_BYTES: usize = 2 << 20;
 #[derive(Clone)]
 pub struct LogStore {
     db: Arc<DB>,
+    /// The database directory (its volume's free space is checked before appending).
+    dir: Arc<Path>,
     flusher: mpsc::Sender<IOFlushed<TypeConfig>>,
     recent: Arc<Mutex<RecentEntries>>,
 }
@@ -59,6 +61,7 @@ impl LogStore {
             .spawn(move || flush_loop(&flush_db, rx))?;
         Ok(LogStore {
             db,
+            dir: dir.into(),
             flusher: tx,
             recent: Arc::new(Mutex::new(RecentEntries::new(RECENT_BYTES))),
         })
@@ -274,6 +277,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
+        check_free_space(&self.dir)?;
         let mut batch = WriteBatch::default();
         let mut appended = Vec::new();
         for entry in entries {

@@ -9,7 +9,7 @@
 
 use super::signals::QueueSignals;
 use super::snapshot::{self, SnapshotFile, SnapshotReader, SnapshotWriter};
-use super::storage_fault::write_synced;
+use super::storage_fault::{check_free_space, write_synced};
 use super::{LogId, SnapshotMeta, StoredMembership, TypeConfig};
 use crate::codec::{decode, encode};
 use crate::sm::apply::apply_command;
@@ -333,6 +333,7 @@ impl StateMachineStore {
             txn.put(keys::META_MEMBERSHIP.to_vec(), encode(&membership)?);
         }
         let (batch, touched) = txn.into_parts();
+        check_free_space(&self.sm_dir)?;
         db.write(batch).map_err(storage_err)?;
         for (responder, response) in responses {
             responder.send(response);

@@ -3,7 +3,8 @@
 //!
 //! Every failed log or state-machine write reaches openraft as a storage error, and
 //! openraft stops this node's Raft core for good: the node no longer votes, appends,
-//! applies or leads, so it acknowledges nothing it could not persist. The edge then
+//! applies or leads, so it acknowledges nothing it could not persist. Writes stop a
+//! reserve short of a full volume ([`RESERVE_BYTES`]), so RocksDB itself rarely sees ENOSPC. The edge then
 //! answers `ServiceUnavailable` at once, `/readyz` turns false and `/metrics` reports it.
 //! A stopped core cannot be restarted in place, so once a probe write to the data
 //! directory succeeds again the process re-executes itself: the fresh process recovers
@@ -15,6 +16,47 @@ use openraft::error::Fatal;
 use std::io::{self, Write};
 use std::path::Path;
 use std::time::Duration;
+
+/// Free space a node keeps on its data volume: below it, log appends and apply rounds fail
+/// before RocksDB runs into ENOSPC itself. RocksDB 7.8 does not survive that cleanly: its
+/// automatic recovery from a no-space error writes again through the failed log writer,
+/// and builds with assertions abort (`sync_without_flush_called_`). The reserve covers an
+/// apply round (4 MiB), a memtable flush (8 MiB per database) and a compaction's output.
+pub const RESERVE_BYTES: u64 = 64 << 20;
+
+/// `Ok` while the volume holding `dir` has at least [`RESERVE_BYTES`] free for
+/// unprivileged writers; otherwise a `StorageFull` error naming what is left.
+pub fn check_free_space(dir: &Path) -> io::Result<()> {
+    let free = free_bytes(dir)?;
+    if free >= RESERVE_BYTES {
+        return Ok(());
+    }
+    Err(io::Error::new(
+        io::ErrorKind::StorageFull,
+        format!(
+            "only {free} bytes free on the volume of {}, below the reserve of {RESERVE_BYTES} (disk full)",
+            dir.display()
+        ),
+    ))
+}
+
+fn free_bytes(dir: &Path) -> io::Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let mut stat = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `path` is NUL-terminated and `stat` is written by statvfs before it is read.
+    if unsafe { libc::statvfs(path.as_ptr(), stat.as_mut_ptr()) } != 0 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::new(
+            e.kind(),
+            format!("statvfs {}: {e}", dir.display()),
+        ));
+    }
+    // SAFETY: statvfs returned 0, so it filled `stat`.
+    let stat = unsafe { stat.assume_init() };
+    Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
+}
 
 /// Bytes the writability probe writes and syncs: enough for RocksDB to reopen (a new
 /// manifest and write-ahead log), far from a full memtable's worth.
@@ -52,8 +94,8 @@ pub fn background_errors(db: &rocksdb::DB) -> u64 {
         .unwrap_or(0)
 }
 
-/// Waits until Raft has stopped on a storage error and `data_dir` then takes a synced
-/// write again; returns the error Raft stopped on.
+/// Waits until Raft has stopped on a storage error and `data_dir` then has its reserve
+/// free and takes a synced write again; returns the error Raft stopped on.
 pub async fn wait_until_writable_again(raft: &Raft, data_dir: &Path) -> String {
     let mut metrics = raft.metrics();
     let error = loop {
@@ -72,8 +114,9 @@ pub async fn wait_until_writable_again(raft: &Raft, data_dir: &Path) -> String {
     let probe = data_dir.join("write-probe");
     loop {
         tokio::time::sleep(PROBE_INTERVAL).await;
-        let path = probe.clone();
-        match tokio::task::spawn_blocking(move || probe_write(&path)).await {
+        let (path, dir) = (probe.clone(), data_dir.to_path_buf());
+        let writable = move || check_free_space(&dir).and_then(|()| probe_write(&path));
+        match tokio::task::spawn_blocking(writable).await {
             Ok(Ok(())) => return error,
             Ok(Err(e)) => tracing::debug!(error = %e, "storage still not writable"),
             Err(e) => tracing::warn!(error = %e, "storage probe task failed"),
@@ -111,6 +154,17 @@ pub fn restart_in_place() -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn free_space_is_read_from_the_volume() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(free_bytes(dir.path()).unwrap() > 0);
+        let missing = dir.path().join("absent");
+        assert_eq!(
+            check_free_space(&missing).unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
+    }
 
     #[test]
     fn the_probe_leaves_nothing_behind_and_reports_a_failed_write() {
