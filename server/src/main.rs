@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use sqsraft_server::config::Config;
+use sqsraft_server::raft::storage_fault;
 use sqsraft_server::server;
 
 mod hand_off;
@@ -34,17 +35,43 @@ fn main() {
             std::process::exit(1);
         }
     };
+    let data_dir = config.data_dir.clone();
     let result = runtime.block_on(async {
         let running = server::start(config).await?;
-        shutdown_signal().await;
-        tracing::info!("shutting down");
-        running.node.raft.shutdown().await.ok();
-        anyhow::Ok(())
+        let raft = &running.node.raft;
+        tokio::select! {
+            () = shutdown_signal() => {
+                tracing::info!("shutting down");
+                raft.shutdown().await.ok();
+                anyhow::Ok(Exit::Stop)
+            }
+            error = storage_fault::wait_until_writable_again(raft, &data_dir) => {
+                tracing::warn!(%error, "storage takes writes again; restarting to recover it");
+                anyhow::Ok(Exit::Restart)
+            }
+        }
     });
-    if let Err(e) = result {
-        eprintln!("sqsraft-server: {e:#}");
-        std::process::exit(1);
+    match result {
+        Ok(Exit::Stop) => {}
+        Ok(Exit::Restart) => {
+            // Raft has stopped; whatever the runtime still runs ends with the process image.
+            let e = storage_fault::restart_in_place();
+            eprintln!("sqsraft-server: {e}");
+            std::process::exit(1);
+        }
+        Err(e) => {
+            eprintln!("sqsraft-server: {e:#}");
+            std::process::exit(1);
+        }
     }
+}
+
+/// Why the server's run ended.
+enum Exit {
+    /// Asked to stop by a signal.
+    Stop,
+    /// Raft stopped on a storage error and the storage takes writes again.
+    Restart,
 }
 
 async fn shutdown_signal() {

@@ -19,6 +19,7 @@ use crate::raft::Raft;
 use crate::raft::group_commit::GroupCommit;
 use crate::raft::log_store::LogStore;
 use crate::raft::state_machine::StateMachineStore;
+use crate::raft::storage_fault;
 use crate::sm::command::{Command, Op, Output, ReadOp};
 use crate::sm::read::{self, ReadContext};
 use crate::sm::txn::DbRead;
@@ -110,6 +111,7 @@ impl Node {
         R: Fn(Member, Duration) -> RF,
         RF: Future<Output = Result<ForwardReply, ForwardError>>,
     {
+        self.storage_writable()?;
         let deadline = self.deadline();
         let mut hint: Option<Member> = None;
         let mut pause = Duration::from_millis(20);
@@ -203,14 +205,27 @@ impl Node {
         ForwardReply::Done(result)
     }
 
-    /// Whether this node is the leader now.
-    pub fn is_leader(&self) -> bool {
-        self.raft.metrics().borrow_watched().current_leader == Some(self.config.id())
+    /// `ServiceUnavailable` once this node's Raft stopped on a storage error: it serves
+    /// nothing until it restarts (`raft/storage_fault.rs`).
+    pub fn storage_writable(&self) -> SqsResult<()> {
+        match storage_fault::failure(&self.raft) {
+            Some(error) => Err(SqsError::unavailable(format!(
+                "This node cannot write to its storage ({error}); the request may be retried on another node."
+            ))),
+            None => Ok(()),
+        }
     }
 
-    /// The current leader as this node knows it.
+    /// Whether this node is the leader now.
+    pub fn is_leader(&self) -> bool {
+        self.leader().is_some_and(|m| m.node_id == self.config.id())
+    }
+
+    /// The current leader as this node knows it (none once its Raft stopped: the last
+    /// leader it saw, itself perhaps, may have been replaced since).
     pub fn leader(&self) -> Option<Member> {
         let metrics = self.raft.metrics().borrow_watched().clone();
+        metrics.running_state.as_ref().ok()?;
         let id = metrics.current_leader?;
         let node = metrics
             .membership_config
@@ -244,6 +259,8 @@ impl Node {
             ServerState::Follower if learners.iter().any(|l| l.node_id == m.id) => Role::Learner,
             ServerState::Follower => Role::Follower,
         };
+        // A stopped Raft core keeps its last metrics; the leader it saw is history.
+        let current_leader = m.current_leader.filter(|_| m.running_state.is_ok());
         let lease_ms = self.config.election_timeout_min_ms;
         let since_quorum_ack = m
             .last_quorum_acked
@@ -281,9 +298,8 @@ impl Node {
             node_id: m.id,
             role,
             term: m.current_term,
-            leader_id: m.current_leader,
-            leader_addr: m
-                .current_leader
+            leader_id: current_leader,
+            leader_addr: current_leader
                 .and_then(|id| membership.get_node(&id).map(|n| n.addr.clone())),
             initialized: !voters.is_empty(),
             voters,
@@ -298,9 +314,12 @@ impl Node {
     }
 
     /// Ready: a member of an initialized cluster with a known leader, applied up to what
-    /// this node knows is committed.
+    /// this node knows is committed, with Raft running (it stops on a storage error).
     pub fn ready(&self) -> bool {
         let m = self.raft.metrics().borrow_watched().clone();
+        if m.running_state.is_err() {
+            return false;
+        }
         let is_member = m.membership_config.membership().get_node(&m.id).is_some();
         let applied = m.last_applied.map(|l| l.index);
         let committed = m.local_committed.map(|l| l.index);

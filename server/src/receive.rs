@@ -26,6 +26,7 @@ impl Node {
     /// Serves a ReceiveMessage: a long poll waits on the leader when it can, here
     /// otherwise; a short poll proposes its receive at once.
     pub async fn receive(&self, call: &ReceiveCall) -> SqsResult<Output> {
+        self.storage_writable()?;
         let deadline = Instant::now() + Duration::from_millis(call.wait_ms);
         if call.wait_ms > 0
             && let Some(result) = self.park_on_leader(call).await

@@ -4,6 +4,7 @@ use crate::http::serve::{json, respond};
 use crate::metrics::{gauge, gauges};
 use crate::node::Node;
 use crate::raft::db_memory::DbMemory;
+use crate::raft::storage_fault;
 use bytes::Bytes;
 use http::header::{DATE, HeaderValue};
 use http::{Request, Response};
@@ -103,6 +104,18 @@ fn render_metrics(node: &Node) -> String {
         "sqsraft_raft_lease_valid",
         "1 while the leader lease is valid.",
         u8::from(status.lease.valid),
+    );
+    gauge(
+        &mut out,
+        "sqsraft_storage_failed",
+        "1 once Raft stopped on a storage write error (a full disk): the node acknowledges nothing until it restarts.",
+        u8::from(storage_fault::failure(&node.raft).is_some()),
+    );
+    gauge(
+        &mut out,
+        "sqsraft_rocksdb_background_errors",
+        "RocksDB background errors (failed flush, compaction or WAL sync) of the log and state databases since start.",
+        node.log.background_errors() + storage_fault::background_errors(&node.sm.state_db().get()),
     );
     gauge(
         &mut out,

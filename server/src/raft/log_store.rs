@@ -8,6 +8,7 @@
 //! entries also stay in memory ([`RecentEntries`]) for replication and apply to read.
 
 use super::recent_entries::RecentEntries;
+use super::storage_fault::{check_free_space, write_synced};
 use super::{Entry, LogId, TypeConfig, Vote};
 use crate::codec::{decode, encode};
 use crate::sm::txn::storage_err;
@@ -36,6 +37,8 @@ const RECENT_BYTES: usize = 2 << 20;
 #[derive(Clone)]
 pub struct LogStore {
     db: Arc<DB>,
+    /// The database directory (its volume's free space is checked before appending).
+    dir: Arc<Path>,
     flusher: mpsc::Sender<IOFlushed<TypeConfig>>,
     recent: Arc<Mutex<RecentEntries>>,
 }
@@ -58,6 +61,7 @@ impl LogStore {
             .spawn(move || flush_loop(&flush_db, rx))?;
         Ok(LogStore {
             db,
+            dir: dir.into(),
             flusher: tx,
             recent: Arc::new(Mutex::new(RecentEntries::new(RECENT_BYTES))),
         })
@@ -84,6 +88,11 @@ impl LogStore {
         super::db_memory::read(&self.db, &[CF_LOG, CF_META])
     }
 
+    /// RocksDB background errors of the log database (see `storage_fault`).
+    pub fn background_errors(&self) -> u64 {
+        super::storage_fault::background_errors(&self.db)
+    }
+
     fn get_meta<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> io::Result<Option<T>> {
         self.db
             .get_cf(self.cf_meta(), key)
@@ -95,12 +104,9 @@ impl LogStore {
     /// Writes a batch and syncs the WAL before returning.
     async fn write_durable(&self, batch: WriteBatch) -> io::Result<()> {
         let db = self.db.clone();
-        tokio::task::spawn_blocking(move || {
-            db.write(batch).map_err(storage_err)?;
-            db.flush_wal(true).map_err(storage_err)
-        })
-        .await
-        .map_err(|e| io::Error::other(format!("log write task: {e}")))?
+        tokio::task::spawn_blocking(move || write_synced(&db, batch).map_err(storage_err))
+            .await
+            .map_err(|e| io::Error::other(format!("log write task: {e}")))?
     }
 }
 
@@ -109,7 +115,7 @@ fn flush_loop(db: &DB, rx: mpsc::Receiver<IOFlushed<TypeConfig>>) {
     while let Ok(first) = rx.recv() {
         let mut pending = vec![first];
         pending.extend(rx.try_iter());
-        let result = db.flush_wal(true).map_err(storage_err);
+        let result = write_synced(db, WriteBatch::default()).map_err(storage_err);
         for callback in pending {
             callback.io_completed(
                 result
@@ -271,6 +277,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
+        check_free_space(&self.dir)?;
         let mut batch = WriteBatch::default();
         let mut appended = Vec::new();
         for entry in entries {

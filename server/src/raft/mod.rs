@@ -11,6 +11,7 @@ pub mod rpc;
 pub mod signals;
 pub mod snapshot;
 pub mod state_machine;
+pub mod storage_fault;
 
 use crate::sm::command::{Command, CommandResponse};
 

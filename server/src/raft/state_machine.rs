@@ -9,6 +9,7 @@
 
 use super::signals::QueueSignals;
 use super::snapshot::{self, SnapshotFile, SnapshotReader, SnapshotWriter};
+use super::storage_fault::{check_free_space, write_synced};
 use super::{LogId, SnapshotMeta, StoredMembership, TypeConfig};
 use crate::codec::{decode, encode};
 use crate::sm::apply::apply_command;
@@ -187,7 +188,7 @@ impl StateMachineStore {
         db.write(batch).map_err(storage_err)?;
         stamp_format(&db).map_err(|e| ctx(e, path))?;
         db.flush().map_err(storage_err)?;
-        db.flush_wal(true).map_err(storage_err)?;
+        write_synced(&db, WriteBatch::default()).map_err(storage_err)?;
         write_current(&self.sm_dir, &name)?;
         let old = self.db.get();
         self.db.replace(Arc::new(db));
@@ -233,7 +234,7 @@ fn write_current(sm_dir: &Path, name: &str) -> io::Result<()> {
 /// Builds a snapshot of `db` into `snapshot_dir` (blocking).
 fn build_snapshot_file(db: &DB, snapshot_dir: &Path) -> io::Result<(SnapshotMeta, PathBuf)> {
     // Everything the snapshot contains must be durable here before the log is purged.
-    db.flush_wal(true).map_err(storage_err)?;
+    write_synced(db, WriteBatch::default()).map_err(storage_err)?;
     let view = db.snapshot();
     let last_log_id: Option<LogId> = view
         .get(keys::META_LAST_APPLIED)
@@ -332,6 +333,7 @@ impl StateMachineStore {
             txn.put(keys::META_MEMBERSHIP.to_vec(), encode(&membership)?);
         }
         let (batch, touched) = txn.into_parts();
+        check_free_space(&self.sm_dir)?;
         db.write(batch).map_err(storage_err)?;
         for (responder, response) in responses {
             responder.send(response);
