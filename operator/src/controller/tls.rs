@@ -57,11 +57,6 @@ fn time(secs: i64) -> Option<Time> {
         .map(Time)
 }
 
-fn unix(now: SystemTime) -> i64 {
-    now.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
 fn unusable(reason: &'static str, message: String) -> Error {
     Error::Missing { reason, message }
 }
@@ -101,7 +96,7 @@ fn user_supplied(fetched: &Fetched, name: String, now: SystemTime) -> Result<Tls
         )
     })?;
     let lifetime = cert.not_after.saturating_sub(cert.not_before);
-    let expiring = (cert.remaining(unix(now)) < lifetime / 3).then(|| {
+    let expiring = (cert.remaining(pki::unix_seconds(now)) < lifetime / 3).then(|| {
         format!(
             "the certificate in Secret {name:?} expires at {}; renew it (members re-read it within seconds)",
             time(cert.not_after).map_or_else(|| cert.not_after.to_string(), |t| t.0.to_string())

@@ -72,7 +72,8 @@ impl std::fmt::Debug for Authority {
     }
 }
 
-fn unix(t: SystemTime) -> i64 {
+/// Seconds since the Unix epoch (negative before it), the unit of every PKI timestamp.
+pub fn unix_seconds(t: SystemTime) -> i64 {
     match t.duration_since(UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
         Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
@@ -86,7 +87,7 @@ fn date(
     validity: Duration,
 ) -> Result<i64, PkiError> {
     let at = |t: SystemTime| {
-        time::OffsetDateTime::from_unix_timestamp(unix(t))
+        time::OffsetDateTime::from_unix_timestamp(unix_seconds(t))
             .map_err(|e| PkiError::Invalid(format!("time out of range: {e}")))
     };
     let not_after = now + validity;
@@ -100,7 +101,7 @@ fn date(
     // A positive integer: the top bit clear.
     serial[0] &= 0x7f;
     params.serial_number = Some(SerialNumber::from_slice(&serial));
-    Ok(unix(not_after))
+    Ok(unix_seconds(not_after))
 }
 
 fn new_key() -> Result<KeyPair, PkiError> {

@@ -11,7 +11,7 @@ pub mod authority;
 pub mod inspect;
 pub mod renewal;
 
-pub use authority::{Authority, Issued, PkiError, Profile};
+pub use authority::{Authority, Issued, PkiError, Profile, unix_seconds};
 pub use inspect::CertInfo;
 pub use renewal::{
     CaChange, CaPair, Lifetimes, MemberPlan, Next, Plan, Signer, Stored, StoredCa, StoredMember,

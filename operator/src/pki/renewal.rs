@@ -15,9 +15,9 @@
 //! The operator's own client certificate is signed by the CA every member is sure to
 //! trust at that moment ([`Plan::operator_signer`]).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
-use super::authority::{Authority, Issued, PkiError, Profile};
+use super::authority::{Authority, Issued, PkiError, Profile, unix_seconds};
 use super::inspect::CertInfo;
 
 /// Lifetimes and timing of a cluster PKI (operator flags).
@@ -171,11 +171,6 @@ pub struct Plan {
     pub operator_signer: Signer,
 }
 
-fn unix(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
 fn secs(d: Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
@@ -221,7 +216,7 @@ pub fn plan(
     lifetimes: &Lifetimes,
     now: SystemTime,
 ) -> Result<Plan, String> {
-    let now = unix(now);
+    let now = unix_seconds(now);
     let Some(ca) = &stored.ca else {
         return Ok(Plan {
             ca: CaChange::Create,
@@ -390,7 +385,7 @@ impl Plan {
             }
             (CaChange::Keep, Some(ca)) => ca.clone(),
         };
-        let now_secs = unix(now);
+        let now_secs = unix_seconds(now);
         let bundle_pem = ca.bundle();
         let member = match (&self.member, &stored.member) {
             (MemberPlan::Issue { signer, reason }, _) => {
@@ -458,7 +453,7 @@ mod tests {
     }
 
     fn at(secs: u64) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(1_800_000_000 + secs)
+        std::time::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + secs)
     }
 
     /// Plans and carries out one reconcile at `t`.
